@@ -1,0 +1,185 @@
+// Package token signs the short-lived JSON Web Tokens that prove to the locate
+// service that a request comes from the monitoring system.
+//
+// It knows JOSE and nothing about HTTP: the caller loads a private JWK once,
+// then asks for a signed token per request.
+package token
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Issuer is the "iss" claim locate expects on monitoring tokens
+// (m-lab/locate static.IssuerMonitoring).
+const Issuer = "monitoring"
+
+// Audience is the "aud" claim locate expects: the locate service itself.
+const Audience = "locate"
+
+// Algorithms locate can verify; m-lab/access token.Verifier parses no others.
+var Algorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+
+// Errors that tell the caller what is wrong with a key file.
+var (
+	ErrNotJSON           = errors.New("is not a JSON Web Key (not a JSON object)")
+	ErrPublicKey         = errors.New("holds a public key; monitoring-token needs the private key (the public half goes to locate)")
+	ErrSymmetricKey      = errors.New("holds a symmetric (oct/HS*) key; locate verifies only EdDSA, ES256 or RS256 signatures")
+	ErrUnsupportedKey    = errors.New("holds a key type locate cannot verify; use an Ed25519, P-256 or RSA private key")
+	ErrUnsupportedAlg    = errors.New("names an algorithm locate cannot verify; use EdDSA, ES256 or RS256")
+	ErrAlgorithmMismatch = errors.New("names an algorithm that does not fit its key")
+	ErrInvalidKey        = errors.New("is not a usable JSON Web Key")
+	ErrRSAKeyTooShort    = errors.New("holds an RSA key shorter than 2048 bits")
+)
+
+// Signer signs monitoring tokens with one private key.
+type Signer struct {
+	keyID  string
+	alg    jose.SignatureAlgorithm
+	signer jose.Signer
+}
+
+// LoadSigner reads a private JWK from path. Errors name the file and never
+// contain the file's contents.
+func LoadSigner(path string) (*Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		// The *PathError names the file and says why (missing, permission).
+		return nil, fmt.Errorf("read signer key: %w", err)
+	}
+	s, err := NewSigner(b)
+	if err != nil {
+		return nil, fmt.Errorf("signer key %s %w", path, err)
+	}
+	return s, nil
+}
+
+// keyMeta holds the public, non-secret members of a JWK, read before the key
+// itself so that errors can say what kind of key the file holds.
+type keyMeta struct {
+	Kty string `json:"kty"`
+	Alg string `json:"alg"`
+	D   *string
+	K   *string
+}
+
+// NewSigner parses a serialized private JWK. The algorithm comes from its
+// "alg" member or, when that is absent, from the key: Ed25519 gives EdDSA,
+// P-256 ES256 and RSA RS256. Error texts are built here and carry no key
+// material, so callers may print them.
+func NewSigner(jwk []byte) (*Signer, error) {
+	var meta keyMeta
+	if err := json.Unmarshal(jwk, &meta); err != nil {
+		return nil, ErrNotJSON
+	}
+	switch {
+	case meta.Kty == "oct" || meta.K != nil || strings.HasPrefix(meta.Alg, "HS"):
+		return nil, ErrSymmetricKey
+	case meta.Kty != "OKP" && meta.Kty != "EC" && meta.Kty != "RSA":
+		return nil, fmt.Errorf("%w (kty %q)", ErrUnsupportedKey, meta.Kty)
+	case meta.D == nil:
+		return nil, ErrPublicKey
+	}
+	var key jose.JSONWebKey
+	if err := key.UnmarshalJSON(jwk); err != nil {
+		// go-jose's messages describe the defect ("invalid EC key, X/Y are
+		// not on declared curve") and do not quote member values.
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	if !key.Valid() || key.IsPublic() {
+		return nil, ErrInvalidKey
+	}
+	alg, err := algorithm(key)
+	if err != nil {
+		return nil, err
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	// Passing the JWK (not the raw key) puts its "kid" in the header, which
+	// locate uses to pick the verify key.
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: &key}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	return &Signer{keyID: key.KeyID, alg: alg, signer: signer}, nil
+}
+
+// algorithm returns the signature algorithm for key, checking a declared
+// "alg" against the key type and inferring it when none is declared.
+func algorithm(key jose.JSONWebKey) (jose.SignatureAlgorithm, error) {
+	var fits jose.SignatureAlgorithm
+	switch k := key.Key.(type) {
+	case ed25519.PrivateKey:
+		fits = jose.EdDSA
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return "", fmt.Errorf("%w (curve %s)", ErrUnsupportedKey, k.Curve.Params().Name)
+		}
+		fits = jose.ES256
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < MinRSABits {
+			return "", ErrRSAKeyTooShort
+		}
+		fits = jose.RS256
+	default:
+		return "", ErrUnsupportedKey
+	}
+	if key.Algorithm == "" {
+		return fits, nil
+	}
+	alg := jose.SignatureAlgorithm(key.Algorithm)
+	supported := false
+	for _, a := range Algorithms {
+		supported = supported || a == alg
+	}
+	switch {
+	case !supported:
+		return "", fmt.Errorf("%w (alg %q)", ErrUnsupportedAlg, key.Algorithm)
+	case alg != fits:
+		return "", fmt.Errorf("%w (alg %q, key wants %s)", ErrAlgorithmMismatch, key.Algorithm, fits)
+	}
+	return alg, nil
+}
+
+// KeyID returns the "kid" the signer puts in every token header, possibly
+// empty. Locate verifies a token only with the public key registered under
+// the same kid.
+func (s *Signer) KeyID() string { return s.keyID }
+
+// Algorithm returns the signature algorithm, e.g. "EdDSA".
+func (s *Signer) Algorithm() string { return string(s.alg) }
+
+// Sign returns a compact JWT for subject (the machine under test) that
+// expires at exp. It carries no "iat" or "nbf": locate validates with zero
+// leeway, so either claim would make a probe whose clock runs a second ahead
+// fail.
+func (s *Signer) Sign(subject string, exp time.Time) (string, error) {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return "", fmt.Errorf("token id: %w", err)
+	}
+	cl := jwt.Claims{
+		Issuer:   Issuer,
+		Subject:  subject,
+		Audience: jwt.Audience{Audience},
+		Expiry:   jwt.NewNumericDate(exp),
+		ID:       hex.EncodeToString(id),
+	}
+	tok, err := jwt.Signed(s.signer).Claims(cl).Serialize()
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	return tok, nil
+}
