@@ -7,11 +7,17 @@ package locate
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // DefaultURL is the production monitoring endpoint; the service name is
@@ -56,6 +62,15 @@ type Client struct {
 	BaseURL *url.URL
 	// UserAgent, when set, is sent with every request.
 	UserAgent string
+	// AttemptTimeout bounds one attempt; zero leaves only the caller's
+	// context.
+	AttemptTimeout time.Duration
+	// FirstRetry is the wait before the first retry; later waits grow
+	// exponentially, with jitter. Zero means 250ms.
+	FirstRetry time.Duration
+	// Retrying, when set, hears of every failed attempt that will be
+	// retried and how long the client waits first.
+	Retrying func(err error, wait time.Duration)
 }
 
 // NewClient returns a Client for the monitoring prefix base.
@@ -100,17 +115,90 @@ func (c *Client) RequestURL(service, accessToken string) *url.URL {
 	return u
 }
 
-// Get asks locate for the monitoring answer for service, with a token from
-// sign. Error messages name the endpoint without its query, so they never
-// carry a token.
+// Get asks locate for the monitoring answer for service, signing a fresh
+// token with sign for every attempt. Transient failures (connection errors,
+// an attempt timing out, HTTP 5xx and 429) are retried with exponential
+// backoff and jitter until ctx is done; Retry-After is honoured when it fits
+// the deadline. Error messages name the endpoint without its query, so they
+// never carry a token.
 func (c *Client) Get(ctx context.Context, service string, sign func() (string, error)) (*Answer, error) {
+	var last error
+	attempt := func() (*Answer, error) {
+		a, err := c.attempt(ctx, service, sign)
+		if err == nil {
+			return a, nil
+		}
+		if ctx.Err() == nil || last == nil {
+			// Keep what went wrong before the deadline cut an attempt short.
+			last = err
+		}
+		var t *transientError
+		if !errors.As(err, &t) {
+			return nil, backoff.Permanent(err)
+		}
+		if t.retryAfter > 0 {
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < t.retryAfter {
+				last = fmt.Errorf("%w; locate asked to retry after %v, beyond the deadline", err, t.retryAfter)
+				return nil, backoff.Permanent(last)
+			}
+			return nil, &backoff.RetryAfterError{Duration: t.retryAfter}
+		}
+		return nil, err
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.Multiplier, b.MaxInterval = c.firstRetry(), 2, 5*time.Second
+	a, err := backoff.Retry(ctx, attempt,
+		backoff.WithBackOff(b),
+		backoff.WithMaxElapsedTime(0), // ctx alone bounds the retries.
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			if c.Retrying != nil && last != nil {
+				c.Retrying(last, wait)
+			}
+		}))
+	switch {
+	case err == nil:
+		return a, nil
+	case ctx.Err() != nil && last != nil && !errors.Is(last, ctx.Err()):
+		return nil, fmt.Errorf("%w; last error: %w", ctx.Err(), last)
+	case last != nil:
+		return nil, last
+	}
+	return nil, err
+}
+
+// firstRetry is the wait before the first retry.
+func (c *Client) firstRetry() time.Duration {
+	if c.FirstRetry > 0 {
+		return c.FirstRetry
+	}
+	return 250 * time.Millisecond
+}
+
+// transientError marks a failure worth another attempt.
+type transientError struct {
+	err        error
+	retryAfter time.Duration
+}
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// attempt makes one request.
+func (c *Client) attempt(ctx context.Context, service string, sign func() (string, error)) (*Answer, error) {
 	tok, err := sign()
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.RequestURL(service, tok).String(), nil)
+	endpoint := c.ServiceEndpoint(service)
+	actx := ctx
+	if c.AttemptTimeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.AttemptTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, c.RequestURL(service, tok).String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("request %s: %w", c.ServiceEndpoint(service), err)
+		return nil, fmt.Errorf("request %s: %w", endpoint, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.UserAgent != "" {
@@ -118,29 +206,60 @@ func (c *Client) Get(ctx context.Context, service string, sign func() (string, e
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", c.ServiceEndpoint(service), unwrapURLError(err))
+		return nil, c.transportError(ctx, actx, endpoint, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: read answer: %w", c.ServiceEndpoint(service), unwrapURLError(err))
+		return nil, c.transportError(ctx, actx, endpoint+": read answer", err)
 	}
 	if len(body) > MaxAnswerSize {
-		return nil, fmt.Errorf("GET %s: answer larger than %d bytes (HTTP %d)", c.ServiceEndpoint(service), MaxAnswerSize, resp.StatusCode)
+		return nil, fmt.Errorf("GET %s: answer larger than %d bytes (HTTP %d)", endpoint, MaxAnswerSize, resp.StatusCode)
 	}
 	a, err := ParseAnswer(resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", c.ServiceEndpoint(service), err)
+		err = fmt.Errorf("GET %s: %w", endpoint, err)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return nil, &transientError{err: err, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		}
+		return nil, err
 	}
 	return a, nil
 }
 
-// unwrapURLError drops the *url.Error wrapper, whose message holds the whole
-// request URL and so the access token.
-func unwrapURLError(err error) error {
+// transportError describes a failed exchange, drops the *url.Error wrapper
+// (its message holds the whole request URL and so the access token) and
+// marks what another attempt may cure.
+func (c *Client) transportError(ctx, actx context.Context, what string, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err
+		err = ue.Err
 	}
-	return err
+	if ctx.Err() == nil && actx.Err() != nil {
+		return &transientError{err: fmt.Errorf("GET %s: no answer within %v", what, c.AttemptTimeout)}
+	}
+	err = fmt.Errorf("GET %s: %w", what, err)
+	var certErr *tls.CertificateVerificationError
+	var dnsErr *net.DNSError
+	switch {
+	case ctx.Err() != nil, errors.Is(err, ErrRedirect), errors.As(err, &certErr):
+		return err
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return err
+	}
+	return &transientError{err: err}
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(h); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return time.Until(t)
+	}
+	return 0
 }

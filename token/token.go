@@ -127,6 +127,16 @@ func algorithm(key jose.JSONWebKey) (jose.SignatureAlgorithm, error) {
 		if k.Curve != elliptic.P256() {
 			return "", fmt.Errorf("%w (curve %s)", ErrUnsupportedKey, k.Curve.Params().Name)
 		}
+		// go-jose does not check that d belongs to x and y; a mismatch
+		// would sign tokens that locate's copy of the public key rejects.
+		priv, err := k.ECDH()
+		if err != nil {
+			return "", ErrInvalidKey
+		}
+		pub, err := k.PublicKey.ECDH()
+		if err != nil || !priv.PublicKey().Equal(pub) {
+			return "", fmt.Errorf("%w: its private part does not match its public part", ErrInvalidKey)
+		}
 		fits = jose.ES256
 	case *rsa.PrivateKey:
 		if k.N.BitLen() < MinRSABits {

@@ -228,4 +228,3 @@ func writeAnswer(rw http.ResponseWriter, a *locate.Answer) {
 	rw.WriteHeader(status)
 	rw.Write(b)
 }
-

@@ -1,0 +1,444 @@
+package locate_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/monitoring-token/monitoring-token/locate"
+	"github.com/monitoring-token/monitoring-token/locate/locatetest"
+	"github.com/monitoring-token/monitoring-token/token"
+)
+
+// machine is the M-Lab machine the tokens in these tests name.
+const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
+
+// tokenSource signs monitoring tokens for machine and remembers every token
+// it handed out, so that tests can look for them in error messages.
+type tokenSource struct {
+	signer *token.Signer
+
+	mu     sync.Mutex
+	signed []string
+}
+
+// newTokenSource makes a fresh key; the public half is for the emulator.
+func newTokenSource(t *testing.T) (*tokenSource, []byte) {
+	t.Helper()
+	kp, err := token.GenerateKey("EdDSA", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := token.NewSigner(kp.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tokenSource{signer: s}, kp.Public
+}
+
+// sign is the function Client.Get calls for every attempt.
+func (ts *tokenSource) sign() (string, error) {
+	tok, err := ts.signer.Sign(machine, time.Now().Add(time.Minute))
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.signed = append(ts.signed, tok)
+	return tok, err
+}
+
+func (ts *tokenSource) tokens() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return append([]string(nil), ts.signed...)
+}
+
+// checkNoToken fails if msg holds the signature of any token ts signed:
+// with it, whoever reads the message could replay the token.
+func (ts *tokenSource) checkNoToken(t *testing.T, msg string) {
+	t.Helper()
+	for _, tok := range ts.tokens() {
+		sig := tok[strings.LastIndex(tok, ".")+1:]
+		if strings.Contains(msg, sig) {
+			t.Errorf("message %q holds a monitoring token", msg)
+		}
+	}
+}
+
+// startEmulator runs a locate emulator that accepts tokens signed by the
+// key whose public half is verifyKey.
+func startEmulator(t *testing.T, verifyKey []byte) *locatetest.Server {
+	t.Helper()
+	srv, err := locatetest.Start("", verifyKey)
+	if err != nil {
+		t.Fatalf("locatetest.Start = %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// newClient returns a client for base that retries without noticeable waits.
+func newClient(t *testing.T, base string) *locate.Client {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := locate.NewClient(u)
+	c.FirstRetry = time.Millisecond
+	return c
+}
+
+// getContext bounds a Get that should end long before the test times out.
+func getContext(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestGetFromEmulator(t *testing.T) {
+	tests := []struct {
+		service  string
+		wantHost string
+		wantPath string
+	}{
+		{service: "ndt/ndt7", wantHost: "ndt-" + machine, wantPath: "/ndt/v7/download"},
+		{service: "wehe/replay", wantHost: "wehe-" + machine + ":4443", wantPath: "/v0/envelope/access"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.service, func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			srv := startEmulator(t, public)
+			c := newClient(t, srv.URL)
+			a, err := c.Get(getContext(t, 10*time.Second), tt.service, ts.sign)
+			if err != nil {
+				t.Fatalf("Get = %v", err)
+			}
+			got, err := a.ServiceURL(locate.DefaultURLKey(tt.service))
+			if err != nil {
+				t.Fatalf("ServiceURL = %v", err)
+			}
+			u, err := url.Parse(got)
+			if err != nil {
+				t.Fatalf("service URL %q: %v", got, err)
+			}
+			if u.Scheme != "wss" || u.Host != tt.wantHost || u.Path != tt.wantPath {
+				t.Errorf("service URL = %s, want wss://%s%s", got, tt.wantHost, tt.wantPath)
+			}
+			// The URL carries locate's own token for the machine, not ours.
+			if q := u.Query().Get(locate.AccessTokenParam); q == "" || q != a.AccessToken {
+				t.Errorf("service URL token = %q, want locate's %q", q, a.AccessToken)
+			}
+			ts.checkNoToken(t, got)
+			if n := srv.Requests(); n != 1 {
+				t.Errorf("emulator saw %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+func TestGetRefused(t *testing.T) {
+	tests := []struct {
+		name      string
+		service   string
+		otherKey  bool // sign with a key the emulator does not know
+		wantIs    error
+		wantTitle string // of the *locate.Error
+	}{
+		{name: "unenforced service", service: "ndt/ndt5", wantTitle: "Must provide access_token"},
+		{name: "unknown key", service: "ndt/ndt7", otherKey: true, wantIs: locate.ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			if tt.otherKey {
+				_, public = newTokenSource(t)
+			}
+			srv := startEmulator(t, public)
+			c := newClient(t, srv.URL)
+			a, err := c.Get(getContext(t, 10*time.Second), tt.service, ts.sign)
+			if err == nil {
+				t.Fatalf("Get = %+v, want an error", a)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("Get error = %v, want %v", err, tt.wantIs)
+			}
+			var problem *locate.Error
+			if tt.wantTitle != "" && (!errors.As(err, &problem) || problem.Title != tt.wantTitle || problem.Status != http.StatusBadRequest) {
+				t.Errorf("Get error = %#v, want a *locate.Error %q with status 400", err, tt.wantTitle)
+			}
+			if !strings.Contains(err.Error(), c.ServiceEndpoint(tt.service)) {
+				t.Errorf("Get error %q does not name the endpoint", err)
+			}
+			ts.checkNoToken(t, err.Error())
+			// A refusal is final: no retries.
+			if n := srv.Requests(); n != 1 {
+				t.Errorf("emulator saw %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+func TestGetKeepsBaseQuery(t *testing.T) {
+	ts, public := newTokenSource(t)
+	srv := startEmulator(t, public)
+	c := newClient(t, srv.URL+"?early_exit=250")
+	a, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+	if err != nil {
+		t.Fatalf("Get = %v", err)
+	}
+	m, err := a.Machine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.URLs) == 0 {
+		t.Fatal("answer has no URLs")
+	}
+	// Locate copies the parameters it received onto every URL, so they
+	// show that early_exit was sent.
+	for key, raw := range m.URLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("URL %s = %q: %v", key, raw, err)
+		}
+		if got := u.Query().Get("early_exit"); got != "250" {
+			t.Errorf("URL %s = %q, want early_exit=250", key, raw)
+		}
+	}
+}
+
+func TestRequestURL(t *testing.T) {
+	tests := []struct {
+		name      string
+		base      string
+		wantPath  string
+		wantQuery url.Values
+	}{
+		{
+			name:      "base ends in slash",
+			base:      "https://locate.example/v2/platform/monitoring/",
+			wantPath:  "/v2/platform/monitoring/ndt/ndt7",
+			wantQuery: url.Values{"access_token": {"TOK"}},
+		},
+		{
+			name:      "base without slash",
+			base:      "https://locate.example/v2/platform/monitoring",
+			wantPath:  "/v2/platform/monitoring/ndt/ndt7",
+			wantQuery: url.Values{"access_token": {"TOK"}},
+		},
+		{
+			name:      "base query kept",
+			base:      "https://locate.example/v2/platform/monitoring/?early_exit=250&x=a%20b",
+			wantPath:  "/v2/platform/monitoring/ndt/ndt7",
+			wantQuery: url.Values{"access_token": {"TOK"}, "early_exit": {"250"}, "x": {"a b"}},
+		},
+		{
+			name:      "stale token in base replaced",
+			base:      "https://locate.example/v2/platform/monitoring/?access_token=old",
+			wantPath:  "/v2/platform/monitoring/ndt/ndt7",
+			wantQuery: url.Values{"access_token": {"TOK"}},
+		},
+		{
+			name:      "fragment dropped",
+			base:      "https://locate.example/v2/platform/monitoring/#frag",
+			wantPath:  "/v2/platform/monitoring/ndt/ndt7",
+			wantQuery: url.Values{"access_token": {"TOK"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.base)
+			got := c.RequestURL("ndt/ndt7", "TOK")
+			if got.Scheme != "https" || got.Host != "locate.example" || got.Path != tt.wantPath || got.Fragment != "" {
+				t.Errorf("RequestURL = %s, want https://locate.example%s", got, tt.wantPath)
+			}
+			if q := got.Query(); !reflect.DeepEqual(q, tt.wantQuery) {
+				t.Errorf("RequestURL query = %v, want %v", q, tt.wantQuery)
+			}
+			if c.BaseURL.String() != tt.base {
+				t.Errorf("BaseURL became %s, want %s unchanged", c.BaseURL, tt.base)
+			}
+		})
+	}
+}
+
+func TestServiceEndpoint(t *testing.T) {
+	tests := []struct {
+		name string
+		base string
+	}{
+		{name: "plain", base: "https://locate.example/v2/platform/monitoring/"},
+		{name: "without slash", base: "https://locate.example/v2/platform/monitoring"},
+		{name: "token in base query", base: "https://locate.example/v2/platform/monitoring/?access_token=secret-token&early_exit=250#secret-fragment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.base)
+			const want = "https://locate.example/v2/platform/monitoring/ndt/ndt7"
+			if got := c.ServiceEndpoint("ndt/ndt7"); got != want {
+				t.Errorf("ServiceEndpoint = %q, want %q", got, want)
+			}
+			if c.BaseURL.String() != tt.base {
+				t.Errorf("BaseURL became %s, want %s unchanged", c.BaseURL, tt.base)
+			}
+		})
+	}
+}
+
+// closedURL returns a monitoring URL on a port that refuses connections.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + addr + locatetest.Prefix
+}
+
+func TestGetConnectionRefused(t *testing.T) {
+	ts, _ := newTokenSource(t)
+	c := newClient(t, closedURL(t))
+	var retried []error
+	c.Retrying = func(err error, _ time.Duration) { retried = append(retried, err) }
+	_, err := c.Get(getContext(t, 300*time.Millisecond), "ndt/ndt7", ts.sign)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Get = %v, want the deadline and the last error, connection refused", err)
+	}
+	if !strings.Contains(err.Error(), c.ServiceEndpoint("ndt/ndt7")) {
+		t.Errorf("Get error %q does not name the endpoint", err)
+	}
+	if len(retried) == 0 {
+		t.Error("Get did not retry a refused connection")
+	}
+	if n := len(ts.tokens()); n < 2 {
+		t.Errorf("Get signed %d tokens, want a fresh one per attempt", n)
+	}
+	ts.checkNoToken(t, err.Error())
+	for _, r := range retried {
+		ts.checkNoToken(t, r.Error())
+	}
+}
+
+func TestGetRetriesTransientAnswers(t *testing.T) {
+	ts, public := newTokenSource(t)
+	srv := startEmulator(t, public)
+	srv.Inject(
+		func(rw http.ResponseWriter, _ *http.Request) {
+			http.Error(rw, "upstream unavailable", http.StatusServiceUnavailable)
+		},
+		func(rw http.ResponseWriter, _ *http.Request) {
+			http.Error(rw, "slow down", http.StatusTooManyRequests)
+		},
+	)
+	c := newClient(t, srv.URL)
+	var retried []string
+	c.Retrying = func(err error, _ time.Duration) { retried = append(retried, err.Error()) }
+	a, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+	if err != nil {
+		t.Fatalf("Get = %v", err)
+	}
+	if _, err := a.ServiceURL(locate.DefaultURLKey("ndt/ndt7")); err != nil {
+		t.Errorf("ServiceURL = %v", err)
+	}
+	if n := srv.Requests(); n != 3 {
+		t.Errorf("emulator saw %d requests, want 3", n)
+	}
+	if len(retried) != 2 || !strings.Contains(retried[0], "HTTP 503") || !strings.Contains(retried[1], "HTTP 429") {
+		t.Errorf("Retrying heard %q, want the 503 and the 429", retried)
+	}
+	if toks := ts.tokens(); len(toks) != 3 || toks[0] == toks[1] || toks[1] == toks[2] {
+		t.Errorf("Get signed %d tokens, want 3 different ones", len(toks))
+	}
+}
+
+func TestGetRedirect(t *testing.T) {
+	ts, public := newTokenSource(t)
+	// The plain-http side of a downgrade is the emulator: it must see nothing.
+	plain := startEmulator(t, public)
+	const answer = `{"results":[{"machine":"m","urls":{"k":"wss://m/k"}}]}`
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		switch rest, _ := strings.CutPrefix(req.URL.Path, "/"); {
+		case strings.HasPrefix(rest, "to-http/"):
+			http.Redirect(rw, req, plain.URL+strings.TrimPrefix(rest, "to-http/")+"?"+req.URL.RawQuery, http.StatusFound)
+		case strings.HasPrefix(rest, "to-https/"):
+			http.Redirect(rw, req, "https://"+req.Host+"/answer/"+strings.TrimPrefix(rest, "to-https/")+"?"+req.URL.RawQuery, http.StatusFound)
+		default:
+			rw.Header().Set("Content-Type", "application/json")
+			rw.Write([]byte(answer))
+		}
+	}))
+	t.Cleanup(tlsSrv.Close)
+
+	tests := []struct {
+		name    string
+		base    string
+		wantErr error
+	}{
+		{name: "https to https", base: tlsSrv.URL + "/to-https/"},
+		{name: "https to http", base: tlsSrv.URL + "/to-http/", wantErr: locate.ErrRedirect},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.base)
+			// Trust the test server's certificate, keep NewClient's redirect policy.
+			c.HTTP = &http.Client{Transport: tlsSrv.Client().Transport, CheckRedirect: c.HTTP.CheckRedirect}
+			_, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Get = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				ts.checkNoToken(t, err.Error())
+			}
+			if n := plain.Requests(); n != 0 {
+				t.Errorf("plain http server saw %d requests, want none", n)
+			}
+		})
+	}
+}
+
+func TestGetAnswerSize(t *testing.T) {
+	const answer = `{"results":[{"machine":"m","urls":{"k":"wss://m/k"}}]}`
+	tests := []struct {
+		name    string
+		size    int
+		wantErr bool
+	}{
+		{name: "at the limit", size: locate.MaxAnswerSize},
+		{name: "over the limit", size: locate.MaxAnswerSize + 1, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			srv := startEmulator(t, public)
+			// JSON allows trailing white space: the answer stays valid.
+			body := answer + strings.Repeat(" ", tt.size-len(answer))
+			srv.Inject(func(rw http.ResponseWriter, _ *http.Request) {
+				rw.Header().Set("Content-Type", "application/json")
+				rw.Write([]byte(body))
+			})
+			c := newClient(t, srv.URL)
+			_, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+			switch {
+			case tt.wantErr && (err == nil || !strings.Contains(err.Error(), strconv.Itoa(locate.MaxAnswerSize))):
+				t.Errorf("Get = %v, want an error naming the %d-byte limit", err, locate.MaxAnswerSize)
+			case !tt.wantErr && err != nil:
+				t.Errorf("Get = %v", err)
+			}
+			if n := srv.Requests(); n != 1 {
+				t.Errorf("emulator saw %d requests, want 1", n)
+			}
+		})
+	}
+}
