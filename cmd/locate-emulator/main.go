@@ -1,0 +1,355 @@
+// Command locate-emulator serves the locate emulator (package locatetest) as
+// a process, for demos and CI smoke tests of monitoring-token.
+//
+// It prints the monitoring prefix to give monitoring-token as its locate URL
+// and serves until SIGINT or SIGTERM. With -generate-key it makes a key pair
+// for the run, so that a script needs no key of its own:
+//
+//	locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url &
+//	until [ -s /tmp/locate-url ]; do sleep 0.1; done
+//
+// Given a command, it serves only while the command runs, with LOCATE_URL
+// and MONITORING_SIGNER_KEY (a throwaway key unless keys are given) in the
+// command's environment, and exits with the command's status:
+//
+//	locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- ./probe.sh
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	accesstoken "github.com/m-lab/access/token"
+
+	"github.com/monitoring-token/monitoring-token/locate/locatetest"
+	"github.com/monitoring-token/monitoring-token/token"
+)
+
+// name prefixes every message.
+const name = "locate-emulator"
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2 // as flag.ExitOnError and most Unix tools
+)
+
+// usageText goes before the flag list in -h.
+const usageText = `Usage:
+  locate-emulator (-verify-key PUBLIC.jwk ... | -generate-key PRIVATE.jwk) [-listen ADDR] [-url-file PATH]
+  locate-emulator [flags] [--] COMMAND [ARG...]
+
+Serves locate's monitoring endpoint, checking tokens as locate does, and
+prints its URL (the monitoring prefix) once listening. Runs until SIGINT or
+SIGTERM or, given a command, until the command exits. The command gets
+LOCATE_URL and MONITORING_SIGNER_KEY in its environment (a throwaway key
+pair is made when no key flag is given) and its exit status is returned.
+
+Examples:
+  locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url
+  locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- ./probe.sh
+
+Flags:
+`
+
+// pathList is a flag that may be given several times, one path each.
+type pathList []string
+
+// String returns the paths, for flag's usage output.
+func (p *pathList) String() string { return strings.Join(*p, ",") }
+
+// Set adds one path.
+func (p *pathList) Set(path string) error {
+	if path == "" {
+		return errors.New("empty path")
+	}
+	*p = append(*p, path)
+	return nil
+}
+
+// config is what the command line asks for.
+type config struct {
+	listen      string
+	verifyKeys  pathList
+	generateKey string
+	urlFile     string
+	// command, when set, runs while the emulator serves.
+	command []string
+}
+
+// commandExit is the command's own non-zero exit status.
+type commandExit struct{ code int }
+
+func (e *commandExit) Error() string { return fmt.Sprintf("command exited with status %d", e.code) }
+
+// usageError is a command line that cannot be run; it exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg + " (see " + name + " -h)" }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run serves the emulator until ctx is done and returns the exit status. It
+// writes the emulator's URL to stdout once listening, and one line to stderr
+// if it fails.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err == nil {
+		err = serve(ctx, cfg, stdout)
+	}
+	if err == nil {
+		return exitOK
+	}
+	var exit *commandExit
+	if errors.As(err, &exit) {
+		return exit.code
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	if errors.As(err, new(*usageError)) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// parseFlags reads args into a config. -h writes the usage to stdout and
+// returns flag.ErrHelp; every other problem is a *usageError.
+func parseFlags(args []string, stdout io.Writer) (config, error) {
+	cfg := config{}
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	// The flag package's own messages would take several lines; run prints
+	// one instead.
+	flags.SetOutput(io.Discard)
+	flags.StringVar(&cfg.listen, "listen", "127.0.0.1:0", "serve on `ADDR` (host:port; port 0 picks a free one)")
+	flags.Var(&cfg.verifyKeys, "verify-key", "accept tokens signed with the public JWK in `PATH` (repeatable)")
+	flags.StringVar(&cfg.generateKey, "generate-key", "", "make an EdDSA key pair for this run, accept its tokens and write its private JWK to `PATH` (mode 0600; must not exist; removed at exit)")
+	flags.StringVar(&cfg.urlFile, "url-file", "", "once listening, write the URL to `PATH` (atomically, so a script can wait for it to appear; removed at exit)")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			flags.SetOutput(stdout)
+			flags.PrintDefaults()
+			return cfg, err
+		}
+		return cfg, &usageError{err.Error()}
+	}
+	cfg.command = flags.Args()
+	switch {
+	case len(cfg.verifyKeys) == 0 && cfg.generateKey == "" && len(cfg.command) == 0:
+		return cfg, &usageError{"no key to verify tokens with: give -verify-key PUBLIC.jwk or -generate-key PATH"}
+	}
+	// The URL file is removed and replaced, so it must not be a key file.
+	if cfg.urlFile != "" {
+		for _, key := range append([]string{cfg.generateKey}, cfg.verifyKeys...) {
+			if filepath.Clean(key) == filepath.Clean(cfg.urlFile) {
+				return cfg, &usageError{fmt.Sprintf("-url-file %s is also a key file; give it a path of its own", cfg.urlFile)}
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// serve runs the emulator until ctx is done. Files it creates are removed
+// when it returns.
+func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
+	if len(cfg.command) > 0 {
+		// Fail before serving, not after printing the URL.
+		if _, err := exec.LookPath(cfg.command[0]); err != nil {
+			return err
+		}
+	}
+	keys, err := readVerifyKeys(cfg.verifyKeys)
+	if err != nil {
+		return err
+	}
+	var generated *token.KeyPair
+	if cfg.generateKey == "" && len(cfg.verifyKeys) == 0 {
+		// A command without keys gets a throwaway key pair.
+		dir, err := os.MkdirTemp("", name)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg.generateKey = filepath.Join(dir, "monitoring.jwk")
+	}
+	if cfg.generateKey != "" {
+		generated, err = token.GenerateKey(string(jose.EdDSA), "", 0)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, generated.Public)
+	}
+	if cfg.urlFile != "" {
+		// A URL file left by an earlier run would tell a waiting script
+		// that this one is ready.
+		if err := removeIfExists(cfg.urlFile); err != nil {
+			return fmt.Errorf("remove stale URL file: %w", err)
+		}
+	}
+
+	srv, err := locatetest.Start(cfg.listen, keys...)
+	switch {
+	case errors.Is(err, accesstoken.ErrDuplicateKeyID):
+		return fmt.Errorf("%w; every -verify-key needs a kid of its own", err)
+	case err != nil:
+		return fmt.Errorf("-listen %s: %w", cfg.listen, err)
+	}
+	defer srv.Close()
+
+	// The URL file comes last: when it appears, the key file is there too.
+	if generated != nil {
+		if err := writeNew(cfg.generateKey, generated.Private); err != nil {
+			return err
+		}
+		defer cleanup(cfg.generateKey, &err)
+	}
+	if cfg.urlFile != "" {
+		if err := writeAtomic(cfg.urlFile, srv.URL); err != nil {
+			return err
+		}
+		defer cleanup(cfg.urlFile, &err)
+	}
+	if _, err := fmt.Fprintln(stdout, srv.URL); err != nil {
+		return fmt.Errorf("print URL: %w", err)
+	}
+
+	if len(cfg.command) > 0 {
+		return runCommand(ctx, cfg.command, srv.URL, cfg.generateKey)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// runCommand runs command with the emulator's URL and the signer key in its
+// environment, as monitoring-token reads them, and returns a *commandExit
+// for a non-zero exit. A signal to the emulator is passed on as SIGTERM.
+func runCommand(ctx context.Context, command []string, url, keyPath string) error {
+	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
+	cmd.Env = append(os.Environ(), "LOCATE_URL="+url)
+	if keyPath != "" {
+		cmd.Env = append(cmd.Env, "MONITORING_SIGNER_KEY="+keyPath)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		if code := exitErr.ExitCode(); code > 0 {
+			return &commandExit{code: code}
+		}
+		// Killed by a signal: 128+N, as a shell reports it.
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &commandExit{code: 128 + int(ws.Signal())}
+		}
+		return err
+	case err != nil:
+		return fmt.Errorf("run %s: %w", command[0], err)
+	}
+	return nil
+}
+
+// readVerifyKeys reads the public JWKs and checks each one, so that an error
+// names the file at fault.
+func readVerifyKeys(paths []string) ([][]byte, error) {
+	var keys [][]byte
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			// The *PathError names the file and says why.
+			return nil, fmt.Errorf("read verify key: %w", err)
+		}
+		// The messages carry no key material: m-lab/access says only
+		// "invalid JSON web key" or what go-jose could not parse.
+		if _, err := accesstoken.LoadJSONWebKey(b, true); err != nil {
+			if _, perr := accesstoken.LoadJSONWebKey(b, false); perr == nil {
+				return nil, fmt.Errorf("verify key %s holds a private key; give the public JWK (monitoring-keygen -public)", path)
+			}
+			return nil, fmt.Errorf("verify key %s is not a public JWK: %v", path, err)
+		}
+		keys = append(keys, b)
+	}
+	return keys, nil
+}
+
+// writeNew writes a private JWK and a newline to a file that must not exist
+// yet, readable by its owner only.
+func writeNew(path string, jwk []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("-generate-key %s already exists; %s never overwrites a key: choose another path or remove the old file", path, name)
+	case err != nil:
+		return fmt.Errorf("create key file: %w", err)
+	}
+	_, err = f.Write(append(jwk[:len(jwk):len(jwk)], '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write key file: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes line and a newline to path through a temporary file in
+// the same directory and a rename, so that a reader sees the whole file or
+// none.
+func writeAtomic(path, line string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write URL file: %w", err)
+	}
+	_, err = io.WriteString(f, line+"\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644) // CreateTemp makes it 0600.
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write URL file: %w", err)
+	}
+	return nil
+}
+
+// cleanup removes a file this run created, adding a failure to *err.
+func cleanup(path string, err *error) {
+	if rerr := removeIfExists(path); rerr != nil && *err == nil {
+		*err = fmt.Errorf("clean up: %w", rerr)
+	}
+}
+
+// removeIfExists removes path; a path that is already gone is no error.
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
