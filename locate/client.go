@@ -97,6 +97,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // query: safe to print.
 func (c *Client) ServiceEndpoint(service string) string {
 	u := *c.BaseURL
+	u.User = nil
 	u.RawQuery = ""
 	u.Fragment = ""
 	return u.JoinPath(service).String()
