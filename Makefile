@@ -1,0 +1,30 @@
+# Each target is one go command; see README.md.
+GO ?= go
+BIN := bin
+# Release build: no local paths, no symbol table or DWARF.
+RELEASE := -trimpath -ldflags='-s -w'
+
+.PHONY: build test lint fuzz demo bench clean
+
+build:
+	$(GO) build $(RELEASE) -o $(BIN)/ ./cmd/...
+
+test: lint
+	$(GO) test -race -count=1 ./...
+
+lint:
+	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+# The emulator makes a throwaway key, hands LOCATE_URL and
+# MONITORING_SIGNER_KEY to monitoring-token, and stops when it exits.
+demo: build
+	$(BIN)/locate-emulator -- $(BIN)/monitoring-token -logx.debug -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- sh -c 'echo "the command got MONITORING_URL=$$MONITORING_URL"'
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzNewSigner -fuzztime=30s -fuzzminimizetime=5s ./token/
+	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=30s -fuzzminimizetime=5s ./locate/
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/monitoring-token/monitoring-token/locate"
+	"github.com/monitoring-token/monitoring-token/locate/locatetest"
+	"github.com/monitoring-token/monitoring-token/token"
+)
+
+func TestBadInput(t *testing.T) {
+	f := newFixture(t)
+	write := func(name, content string) string {
+		p := filepath.Join(f.dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	kp, err := token.GenerateKey("EdDSA", "k1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var private map[string]string
+	if err := json.Unmarshal(kp.Private, &private); err != nil {
+		t.Fatal(err)
+	}
+	secret := private["d"]
+	withAlg := func(alg string) string {
+		m := map[string]string{}
+		for k, v := range private {
+			m[k] = v
+		}
+		m["alg"] = alg
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	sh := []string{"--", "true"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "key missing", args: []string{"-monitoring-signer-key=" + filepath.Join(f.dir, "nope.jwk")}, want: "nope.jwk: no such file"},
+		{name: "key unreadable", args: []string{"-monitoring-signer-key=" + f.dir}, want: "is a directory"},
+		{name: "key not JSON", args: []string{"-monitoring-signer-key=" + write("garbage.jwk", "d="+secret)}, want: "garbage.jwk is not a JSON Web Key"},
+		{name: "key public only", args: []string{"-monitoring-signer-key=" + write("public.jwk", string(kp.Public))}, want: "public.jwk holds a public key"},
+		{name: "key symmetric", args: []string{"-monitoring-signer-key=" + write("oct.jwk", `{"kty":"oct","k":"`+secret+`"}`)}, want: "symmetric"},
+		{name: "key HS256", args: []string{"-monitoring-signer-key=" + write("hs.jwk", withAlg("HS256"))}, want: "symmetric"},
+		{name: "key unknown alg", args: []string{"-monitoring-signer-key=" + write("es512.jwk", withAlg("ES512"))}, want: `algorithm locate cannot verify; use EdDSA, ES256 or RS256 (alg "ES512")`},
+		{name: "key alg mismatch", args: []string{"-monitoring-signer-key=" + write("mismatch.jwk", withAlg("RS256"))}, want: "does not fit its key"},
+		{name: "machine not M-Lab", args: []string{"-machine=example.com"}, want: `-machine "example.com" is not an M-Lab machine name; expected a name like mlab1-lga01.mlab-oti.measurement-lab.org`},
+		{name: "machine missing", args: []string{"-machine="}, want: "-machine (or MACHINE) is required"},
+		{name: "key flag missing", args: []string{"-monitoring-signer-key="}, want: "-monitoring-signer-key (or MONITORING_SIGNER_KEY) is required"},
+		{name: "service not a/b", args: []string{"-service=ndt"}, want: "not of the form experiment/datatype"},
+		{name: "service with query", args: []string{"-service=ndt/ndt7?x=1"}, want: "not of the form experiment/datatype"},
+		{name: "locate URL relative", args: []string{"-locate-url=/v2/platform/monitoring/"}, want: "not an absolute http(s) URL"},
+		{name: "locate URL ftp", args: []string{"-locate-url=ftp://locate.example/"}, want: "not an absolute http(s) URL"},
+		{name: "locate URL plain http", args: []string{"-locate-url=http://locate.example/v2/platform/monitoring/"}, want: "plain http to a host that is not loopback"},
+		{name: "lifetime too short", args: []string{"-token-lifetime=0s"}, want: "-token-lifetime 0s is out of range"},
+		{name: "lifetime too long", args: []string{"-token-lifetime=2h"}, want: "-token-lifetime 2h0m0s is out of range"},
+		{name: "env name invalid", args: []string{"-env-name=1URL"}, want: `-env-name "1URL" is not a valid environment variable name`},
+		{name: "token env name invalid", args: []string{"-token-env-name=A-B"}, want: `-token-env-name "A-B" is not a valid environment variable name`},
+		{name: "unknown flag", args: []string{"-nope"}, want: "flag provided but not defined: -nope"},
+		{name: "bad duration", args: []string{"-timeout=soon"}, want: `invalid value "soon" for flag -timeout`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBinary(t, nil, append(f.flags(tt.args...), sh...)...)
+			if r.status != statusFailed {
+				t.Errorf("status %d, want %d", r.status, statusFailed)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr %q\nwant it to contain %q", r.stderr, tt.want)
+			}
+			if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "monitoring-token: ") {
+				t.Errorf("stderr %q is not one line from monitoring-token", r.stderr)
+			}
+			if strings.Contains(r.stderr, secret) {
+				t.Errorf("stderr echoes private key material: %q", r.stderr)
+			}
+		})
+	}
+	if n := f.emu.Requests(); n != 0 {
+		t.Errorf("bad input contacted locate %d times", n)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "no command", args: f.flags(), want: "no command given"},
+		{name: "print and a command", args: f.flags("-print", "--", "true"), want: "give one or the other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBinary(t, nil, tt.args...)
+			if r.status != statusFailed || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("status %d stderr %q; want %d and %q", r.status, r.stderr, statusFailed, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeyWithoutKidWarns(t *testing.T) {
+	kp, err := token.GenerateKey("ES256", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(kp.Private, &m)
+	delete(m, "kid")
+	noKid, _ := json.Marshal(m)
+	delete(m, "d")
+	public, _ := json.Marshal(m)
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "nokid.jwk")
+	if err := os.WriteFile(keyPath, noKid, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu, err := locatetest.Start("", public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	r := runBinary(t, nil, "-locate-url="+emu.URL, "-monitoring-signer-key="+keyPath, "-machine="+machine, "--", "true")
+	if r.status != 0 || !strings.Contains(r.stderr, `has no "kid"`) {
+		t.Errorf("status %d stderr %q; want 0 and a warning about the kid", r.status, r.stderr)
+	}
+}
+
+func TestUnauthorizedNamesCauses(t *testing.T) {
+	f := newFixture(t)
+	other, err := token.GenerateKey("EdDSA", "not-registered", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(f.dir, "other.jwk")
+	os.WriteFile(keyPath, other.Private, 0o600)
+	r := runBinary(t, nil, "-locate-url="+f.emu.URL, "-monitoring-signer-key="+keyPath, "-machine="+machine, "--", "true")
+	for _, want := range []string{"HTTP 401", `kid "not-registered"`, "clock", "-token-lifetime"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.stderr, want)
+		}
+	}
+	if r.status != statusFailed || f.emu.Requests() != 1 {
+		t.Errorf("status %d after %d requests; want %d after exactly 1 (401 is not retried)", r.status, f.emu.Requests(), statusFailed)
+	}
+}
+
+func TestLocateErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		inject   []http.HandlerFunc
+		want     []string
+		requests int
+	}{
+		{name: "service without monitoring tokens", args: []string{"-service=ndt/ndt5"}, want: []string{"Must provide access_token", "HTTP 400", "ndt/ndt7 and wehe/replay"}, requests: 1},
+		{name: "missing URL key", args: []string{"-service-url-key-name=wss:///nope"}, want: []string{`"wss:///nope"`, `"wss:///ndt/v7/download"`, "-service-url-key-name"}, requests: 1},
+		{name: "other 4xx not retried", inject: []http.HandlerFunc{status(http.StatusForbidden, "text/plain", "go away")}, want: []string{"HTTP 403", `"go away"`}, requests: 1},
+		{name: "garbage", inject: []http.HandlerFunc{status(http.StatusOK, "text/html", "<html>\x00\x1b[31mhello</html>")}, want: []string{"HTTP 200", "body is not JSON", "content type text/html", `"<html>..[31mhello</html>"`}, requests: 1},
+		{name: "oversized", inject: []http.HandlerFunc{status(http.StatusOK, "application/json", strings.Repeat(" ", locate.MaxAnswerSize+1))}, want: []string{"answer larger than 1048576 bytes"}, requests: 1},
+		{name: "5xx until the deadline", args: []string{"-timeout=2s"}, inject: repeat(40, status(http.StatusInternalServerError, "text/plain", "boom")), want: []string{"context deadline exceeded", "last error", "HTTP 500", "-timeout"}},
+		{name: "Retry-After beyond the deadline", args: []string{"-timeout=5s"}, inject: []http.HandlerFunc{retryAfter(120)}, want: []string{"HTTP 503", "retry after 2m0s, beyond the deadline"}, requests: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.emu.Inject(tt.inject...)
+			r := runBinary(t, nil, append(f.flags(tt.args...), "--", "true")...)
+			if r.status != statusFailed {
+				t.Errorf("status %d, want %d", r.status, statusFailed)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr %q lacks %q", r.stderr, want)
+				}
+			}
+			if tt.requests != 0 && f.emu.Requests() != tt.requests {
+				t.Errorf("%d requests, want %d", f.emu.Requests(), tt.requests)
+			}
+		})
+	}
+}
+
+func TestTransientFailuresAreRetried(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		inject []http.HandlerFunc
+	}{
+		{name: "503 then answer", inject: []http.HandlerFunc{status(http.StatusServiceUnavailable, "text/plain", "busy")}},
+		{name: "two 500s then answer", inject: repeat(2, status(http.StatusInternalServerError, "", ""))},
+		{name: "429 with Retry-After", inject: []http.HandlerFunc{retryAfter(1)}},
+		{name: "dropped connection", inject: []http.HandlerFunc{dropConnection}},
+		{name: "slow attempt", args: []string{"-timeout=8s"}, inject: []http.HandlerFunc{hang}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.emu.Inject(tt.inject...)
+			out, command := f.saveVar("MONITORING_URL")
+			r := runBinary(t, nil, append(f.flags(append(tt.args, "-logx.debug")...), command...)...)
+			if r.status != 0 {
+				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+			}
+			if want := len(tt.inject) + 1; f.emu.Requests() != want {
+				t.Errorf("%d requests, want %d", f.emu.Requests(), want)
+			}
+			if !strings.Contains(r.stderr, "retrying in") {
+				t.Errorf("debug log %q does not mention the retry", r.stderr)
+			}
+			if !strings.Contains(readFile(t, out), "/ndt/v7/download") {
+				t.Errorf("command did not get the service URL")
+			}
+		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	f := newFixture(t)
+	answer := fmt.Sprintf(`{"access_token":"x","results":[{"machine":%q,"urls":{"wss:///ndt/v7/download":"wss://ndt-%s/ndt/v7/download?access_token=x"}}]}`, machine, machine)
+	tlsLocate := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.URL.Query().Get("redirect") != "" {
+			http.Redirect(rw, req, f.emu.URL+"ndt/ndt7?"+req.URL.RawQuery, http.StatusFound)
+			return
+		}
+		rw.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(rw, answer)
+	}))
+	t.Cleanup(tlsLocate.Close)
+	certFile := filepath.Join(f.dir, "ca.pem")
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsLocate.Certificate().Raw})
+	if err := os.WriteFile(certFile, pemCert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := tlsLocate.URL + "/v2/platform/monitoring/"
+	tests := []struct {
+		name   string
+		env    []string
+		url    string
+		status int
+		want   string
+	}{
+		{name: "trusted through SSL_CERT_FILE", env: []string{"SSL_CERT_FILE=" + certFile}, url: base, status: 0},
+		{name: "untrusted certificate", url: base, status: statusFailed, want: "certificate"},
+		{name: "redirect to plain http", env: []string{"SSL_CERT_FILE=" + certFile}, url: base + "?redirect=1", status: statusFailed, want: "refusing redirect from https to http"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBinary(t, tt.env, "-locate-url="+tt.url, "-monitoring-signer-key="+f.keyPath, "-machine="+machine, "-timeout=10s", "--", "true")
+			if r.status != tt.status || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("status %d stderr %q; want %d and %q", r.status, r.stderr, tt.status, tt.want)
+			}
+		})
+	}
+	if n := f.emu.Requests(); n != 0 {
+		t.Errorf("the plain http emulator got %d requests; the redirect must not be followed", n)
+	}
+}
+
+// jwtPattern finds complete tokens: header, claims and a signature.
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+`)
+
+func TestDebugLogHoldsNoCompleteToken(t *testing.T) {
+	for _, serviceURL := range []string{"true", "false"} {
+		t.Run("service-url="+serviceURL, func(t *testing.T) {
+			f := newFixture(t)
+			// One failed attempt puts the request in an error message too.
+			f.emu.Inject(status(http.StatusBadGateway, "text/plain", "bad gateway"))
+			out, command := f.saveVar("MONITORING_URL")
+			r := runBinary(t, nil, append(f.flags("-logx.debug", "-service-url="+serviceURL, "-token-env-name=LOCATE_TOKEN"), command...)...)
+			if r.status != 0 {
+				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+			}
+			seen := jwtPattern.FindAllString(readFile(t, out), -1)
+			if len(seen) == 0 {
+				t.Fatal("the command saw no token; nothing to check")
+			}
+			for _, tok := range seen {
+				if strings.Contains(r.stderr, tok) || strings.Contains(r.stderr, tok[strings.LastIndex(tok, "."):]) {
+					t.Errorf("debug log holds a complete token:\n%s", r.stderr)
+				}
+			}
+			if leaked := jwtPattern.FindAllString(strings.ReplaceAll(r.stderr, token.Redacted, ""), -1); len(leaked) != 0 {
+				t.Errorf("debug log holds %d signed tokens", len(leaked))
+			}
+			for _, want := range []string{`iss="monitoring"`, `sub="` + machine + `"`, `aud=["locate"]`, `kid="` + f.keyID + `"`, "exp="} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("debug log lacks the decoded claim %s:\n%s", want, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+func status(code int, contentType, body string) http.HandlerFunc {
+	return func(rw http.ResponseWriter, req *http.Request) {
+		if contentType != "" {
+			rw.Header().Set("Content-Type", contentType)
+		}
+		rw.WriteHeader(code)
+		fmt.Fprint(rw, body)
+	}
+}
+
+func retryAfter(seconds int) http.HandlerFunc {
+	return func(rw http.ResponseWriter, req *http.Request) {
+		code := http.StatusTooManyRequests
+		if seconds > 60 {
+			code = http.StatusServiceUnavailable
+		}
+		rw.Header().Set("Retry-After", fmt.Sprint(seconds))
+		rw.WriteHeader(code)
+	}
+}
+
+func repeat(n int, h http.HandlerFunc) []http.HandlerFunc {
+	hs := make([]http.HandlerFunc, n)
+	for i := range hs {
+		hs[i] = h
+	}
+	return hs
+}
+
+// dropConnection closes the connection without an answer.
+func dropConnection(rw http.ResponseWriter, req *http.Request) {
+	conn, _, err := rw.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// hang answers only when the client gives up on the attempt.
+func hang(rw http.ResponseWriter, req *http.Request) {
+	<-req.Context().Done()
+}

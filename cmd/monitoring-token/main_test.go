@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monitoring-token/monitoring-token/locate"
+	"github.com/monitoring-token/monitoring-token/locate/locatetest"
+	"github.com/monitoring-token/monitoring-token/token"
+)
+
+// machine is a valid M-Lab machine name for the tests.
+const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
+
+// binary is the monitoring-token command built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "monitoring-token-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "monitoring-token")
+	build := osexec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build monitoring-token:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fixture is a running emulator and a key it trusts.
+type fixture struct {
+	emu     *locatetest.Server
+	keyPath string
+	keyID   string
+	dir     string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	kp, err := token.GenerateKey("EdDSA", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "monitoring.jwk")
+	if err := os.WriteFile(keyPath, kp.Private, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu, err := locatetest.Start("", kp.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	return &fixture{emu: emu, keyPath: keyPath, keyID: kp.KeyID, dir: dir}
+}
+
+// result is what a user sees of one run.
+type result struct {
+	status         int
+	stdout, stderr string
+}
+
+// runBinary runs the binary with args and exactly the environment env (plus
+// PATH), and a deadline so that a hang fails the test instead of blocking.
+func runBinary(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exitErr *osexec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{status: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// flags are the flags every successful run needs.
+func (f *fixture) flags(extra ...string) []string {
+	return append([]string{"-locate-url=" + f.emu.URL, "-monitoring-signer-key=" + f.keyPath, "-machine=" + machine}, extra...)
+}
+
+// saveVar is a command that writes the variable name to a file in the
+// fixture's directory, for the test to read back.
+func (f *fixture) saveVar(name string) (path string, command []string) {
+	path = filepath.Join(f.dir, name+".out")
+	return path, []string{"--", "sh", "-c", fmt.Sprintf(`printf %%s "$%s" > %s`, name, path)}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestCommandSeesServiceURL(t *testing.T) {
+	tests := []struct {
+		name     string
+		flags    []string
+		env      []string
+		envName  string
+		wantPath string
+		wantHost string
+	}{
+		{name: "ndt7 download by default", envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
+		{name: "wehe replay", flags: []string{"-service=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
+		{name: "chosen key", flags: []string{"-service-url-key-name=ws:///ndt/v7/upload"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/upload", wantHost: "ndt-" + machine},
+		{name: "chosen variable", flags: []string{"-env-name=SERVICE_URL"}, envName: "SERVICE_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
+		{name: "service from the environment", env: []string{"SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
+		{name: "flag beats the environment", flags: []string{"-service=ndt/ndt7"}, env: []string{"SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			out, command := f.saveVar(tt.envName)
+			r := runBinary(t, tt.env, append(f.flags(tt.flags...), command...)...)
+			if r.status != 0 {
+				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+			}
+			u, err := url.Parse(readFile(t, out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Path != tt.wantPath || u.Host != tt.wantHost {
+				t.Errorf("%s = %s; want host %s path %s", tt.envName, u.Redacted(), tt.wantHost, tt.wantPath)
+			}
+			if issuer := claimsOf(t, u.Query().Get("access_token")); issuer != "locate" {
+				t.Errorf("URL's access_token issued by %q, want locate's own token", issuer)
+			}
+		})
+	}
+}
+
+// claimsOf returns the issuer of a token, read without verification.
+func claimsOf(t *testing.T, tok string) string {
+	t.Helper()
+	d := token.Describe(tok)
+	_, rest, ok := strings.Cut(d, `iss="`)
+	if !ok {
+		t.Fatalf("not a token: %q", token.Redact(tok))
+	}
+	iss, _, _ := strings.Cut(rest, `"`)
+	return iss
+}
+
+func TestConfigurationFromEnvironment(t *testing.T) {
+	f := newFixture(t)
+	out, command := f.saveVar("MONITORING_URL")
+	env := []string{
+		"LOCATE_URL=" + f.emu.URL + "?early_exit=250",
+		"MONITORING_SIGNER_KEY=" + f.keyPath,
+		"MACHINE=" + machine,
+		"SERVICE=ndt/ndt7",
+		"TIMEOUT=30s",
+		"VERSION=1.2.3", // A stray variable of a CI job; -version is not read from the environment.
+	}
+	r := runBinary(t, env, command...)
+	if r.status != 0 {
+		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+	}
+	u, err := url.Parse(readFile(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Query().Get("early_exit"); got != "250" {
+		t.Errorf("early_exit = %q in %s; the query of LOCATE_URL did not reach locate", got, u.Redacted())
+	}
+}
+
+func TestExitStatusIsTheCommands(t *testing.T) {
+	f := newFixture(t)
+	for _, status := range []int{0, 1, 3, 42} {
+		r := runBinary(t, nil, append(f.flags(), "--", "sh", "-c", fmt.Sprintf("exit %d", status))...)
+		if r.status != status {
+			t.Errorf("command exited %d, monitoring-token exited %d (stderr %q)", status, r.status, r.stderr)
+		}
+		if r.stderr != "" {
+			t.Errorf("exit %d: stderr %q, want nothing without debug", status, r.stderr)
+		}
+	}
+}
+
+func TestCommandOutput(t *testing.T) {
+	tests := []struct {
+		name      string
+		flags     []string
+		env       []string
+		wantShown bool
+	}{
+		{name: "hidden without debug", wantShown: false},
+		{name: "shown with -logx.debug=true", flags: []string{"-logx.debug=true"}, wantShown: true},
+		{name: "shown with bare -logx.debug", flags: []string{"-logx.debug"}, wantShown: true},
+		{name: "shown with LOGX_DEBUG", env: []string{"LOGX_DEBUG=true"}, wantShown: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			r := runBinary(t, tt.env, append(f.flags(tt.flags...), "--", "sh", "-c", "echo to-stdout; echo to-stderr >&2")...)
+			if r.status != 0 {
+				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+			}
+			shown := strings.Contains(r.stdout, "to-stdout") && strings.Contains(r.stderr, "to-stderr")
+			hidden := !strings.Contains(r.stdout, "to-stdout") && !strings.Contains(r.stderr, "to-stderr")
+			if tt.wantShown && !shown || !tt.wantShown && !hidden {
+				t.Errorf("stdout %q stderr %q; want command output shown=%v", r.stdout, r.stderr, tt.wantShown)
+			}
+			if tt.wantShown && !strings.Contains(r.stderr, "DEBUG:") {
+				t.Errorf("stderr %q has no debug log", r.stderr)
+			}
+		})
+	}
+}
+
+func TestPrintEvaluatesInShell(t *testing.T) {
+	f := newFixture(t)
+	r := runBinary(t, nil, f.flags("-print", "-token-env-name=LOCATE_TOKEN")...)
+	if r.status != 0 {
+		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+	}
+	script := filepath.Join(f.dir, "exports.sh")
+	if err := os.WriteFile(script, []byte(r.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sh := osexec.Command("sh", "-c", `eval "$(cat "$1")"; printf '%s\n%s' "$MONITORING_URL" "$LOCATE_TOKEN"`, "sh", script)
+	got, err := sh.Output()
+	if err != nil {
+		t.Fatalf("sh: %v on %q", err, token.Redact(r.stdout))
+	}
+	serviceURL, tok, _ := strings.Cut(string(got), "\n")
+	u, err := url.Parse(serviceURL)
+	if err != nil || u.Path != "/ndt/v7/download" {
+		t.Fatalf("MONITORING_URL = %q after eval", token.Redact(serviceURL))
+	}
+	if tok == "" || u.Query().Get("access_token") != tok {
+		t.Errorf("LOCATE_TOKEN %q is not the URL's access_token", token.Redact(tok))
+	}
+}
+
+func TestShellQuoteRoundTrips(t *testing.T) {
+	values := []string{"", "plain", "it's", "'", "''", `a\b`, "$HOME `id` $(id)", "two\nlines", "tab\tand space", `"double"`, "wss://h/p?a=1&b='2'"}
+	for _, v := range values {
+		got, err := osexec.Command("sh", "-c", "eval \"V=$1\"; printf %s \"$V\"", "sh", shellQuote(v)).Output()
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if string(got) != v {
+			t.Errorf("eval of shellQuote(%q) gives %q", v, got)
+		}
+	}
+}
+
+func TestServiceURLFalseExportsLocateRequest(t *testing.T) {
+	f := newFixture(t)
+	out, command := f.saveVar("MONITORING_URL")
+	r := runBinary(t, nil, append(f.flags("-service-url=false"), command...)...)
+	if r.status != 0 {
+		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+	}
+	if f.emu.Requests() != 0 {
+		t.Errorf("monitoring-token asked locate %d times; with -service-url=false the command does", f.emu.Requests())
+	}
+	// The exported URL is one the command can use: locate accepts it.
+	requestURL := readFile(t, out)
+	if !strings.HasPrefix(requestURL, f.emu.URL+"ndt/ndt7?access_token=") {
+		t.Fatalf("MONITORING_URL = %q", token.Redact(requestURL))
+	}
+	resp, err := http.Get(requestURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	a, err := locate.ParseAnswer(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	if err != nil {
+		t.Fatalf("locate refused the exported URL: %v", err)
+	}
+	if _, err := a.ServiceURL(locate.DefaultURLKey("ndt/ndt7")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	r := runBinary(t, nil, "-h")
+	if r.status != 0 || !strings.Contains(r.stdout, "Exit status") || !strings.Contains(r.stdout, "LOCATE_URL") {
+		t.Errorf("-h: status %d, stdout %q", r.status, r.stdout)
+	}
+	r = runBinary(t, nil, "-version")
+	if r.status != 0 || !strings.HasPrefix(r.stdout, "monitoring-token ") {
+		t.Errorf("-version: status %d, stdout %q", r.status, r.stdout)
+	}
+}

@@ -1,0 +1,91 @@
+package exec_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/monitoring-token/monitoring-token/exec"
+)
+
+func TestEnvSet(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        exec.Env
+		key, value string
+		want       exec.Env
+	}{
+		{"appends a new name", exec.Env{"A=1"}, "B", "2", exec.Env{"A=1", "B=2"}},
+		{"replaces in place", exec.Env{"A=1", "B=2", "C=3"}, "B", "x", exec.Env{"A=1", "B=x", "C=3"}},
+		{"drops duplicates", exec.Env{"B=1", "A=1", "B=2"}, "B", "x", exec.Env{"B=x", "A=1"}},
+		{"empty value", exec.Env{"A=1"}, "A", "", exec.Env{"A="}},
+		{"value with =", nil, "URL", "wss://h/p?access_token=a=b", exec.Env{"URL=wss://h/p?access_token=a=b"}},
+		{"prefix is another name", exec.Env{"AB=1"}, "A", "2", exec.Env{"AB=1", "A=2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := slices.Clone(tt.env)
+			got := tt.env.Set(tt.key, tt.value)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Set(%q, %q) = %q, want %q", tt.key, tt.value, got, tt.want)
+			}
+			if !slices.Equal(tt.env, before) {
+				t.Errorf("Set changed its receiver to %q", tt.env)
+			}
+		})
+	}
+}
+
+func TestEnvUnset(t *testing.T) {
+	tests := []struct {
+		name string
+		env  exec.Env
+		key  string
+		want exec.Env
+	}{
+		{"absent", exec.Env{"A=1"}, "B", exec.Env{"A=1"}},
+		{"every copy", exec.Env{"B=1", "A=1", "B=2"}, "B", exec.Env{"A=1"}},
+		{"prefix is another name", exec.Env{"AB=1", "A=2"}, "A", exec.Env{"AB=1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := slices.Clone(tt.env)
+			if got := tt.env.Unset(tt.key); !slices.Equal(got, tt.want) {
+				t.Errorf("Unset(%q) = %q, want %q", tt.key, got, tt.want)
+			}
+			if !slices.Equal(tt.env, before) {
+				t.Errorf("Unset changed its receiver to %q", tt.env)
+			}
+		})
+	}
+}
+
+func TestEnvGet(t *testing.T) {
+	env := exec.Env{"A=1", "EMPTY=", "B=x=y", "A=2"}
+	tests := []struct {
+		key    string
+		want   string
+		wantOK bool
+	}{
+		{"A", "1", true}, // the first wins, as for getenv(3)
+		{"EMPTY", "", true},
+		{"B", "x=y", true},
+		{"C", "", false},
+	}
+	for _, tt := range tests {
+		if got, ok := env.Get(tt.key); got != tt.want || ok != tt.wantOK {
+			t.Errorf("Get(%q) = %q, %v; want %q, %v", tt.key, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+func TestEnvironCopies(t *testing.T) {
+	t.Setenv("EXEC_TEST_ENVIRON", "1")
+	env := exec.Environ()
+	if v, ok := env.Get("EXEC_TEST_ENVIRON"); !ok || v != "1" {
+		t.Fatalf("Environ() has EXEC_TEST_ENVIRON=%q, %v; want 1", v, ok)
+	}
+	env[0] = "CHANGED=1"
+	if again := exec.Environ(); len(again) > 0 && again[0] == "CHANGED=1" {
+		t.Errorf("changing Environ()'s result changed the next one")
+	}
+}

@@ -1,0 +1,685 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/monitoring-token/monitoring-token/exec"
+)
+
+// Environment of the test binary when it runs as a wrapper (see wrap).
+const (
+	wrapperEnv   = "EXEC_TEST_WRAPPER"    // "1": act as a wrapper instead of running tests
+	killAfterEnv = "EXEC_TEST_KILL_AFTER" // the wrapper's KillAfter, a time.Duration
+	stdioEnv     = "EXEC_TEST_STDIO"      // "null": leave Stdout and Stderr nil
+)
+
+const (
+	deadline = 10 * time.Second       // how long anything may take before a test fails
+	tick     = 5 * time.Millisecond   // how often a condition is polled
+	grace    = 300 * time.Millisecond // KillAfter where a test waits for escalation
+	patience = time.Hour              // KillAfter where a test must not wait for it
+)
+
+// TestMain lets the test binary be the wrapper process that signal tests
+// signal and SIGKILL, as x/tools cmd/stringer's tests do.
+func TestMain(m *testing.M) {
+	if os.Getenv(wrapperEnv) == "1" {
+		os.Exit(wrap(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// wrap is a minimal monitoring-token: it runs args under Run and exits with
+// the status Run reports.
+func wrap(args []string) int {
+	killAfter, _ := time.ParseDuration(os.Getenv(killAfterEnv))
+	c := &exec.Command{
+		Args:      args,
+		Env:       exec.Environ().Unset(wrapperEnv).Unset(killAfterEnv).Unset(stdioEnv),
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		KillAfter: killAfter,
+	}
+	if os.Getenv(stdioEnv) == "null" {
+		c.Stdout, c.Stderr = nil, nil
+	}
+	err := c.Run(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wrapper:", err)
+	}
+	return status(err)
+}
+
+// status is the exit status a wrapper reports for Run's error: 0 for nil,
+// ExitStatus() when err has it, and 125 (coreutils timeout and env: the
+// wrapper itself failed) otherwise.
+func status(err error) int {
+	if err == nil {
+		return 0
+	}
+	var s interface{ ExitStatus() int }
+	if errors.As(err, &s) {
+		return s.ExitStatus()
+	}
+	return 125
+}
+
+func TestRunExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	noExec := writeFile(t, dir, "no-exec", "#!/bin/sh\nexit 0\n", 0o644)
+	garbage := writeFile(t, dir, "garbage", "this is not a program\n", 0o755)
+	badInterpreter := writeFile(t, dir, "bad-interpreter", "#!/nonexistent/interpreter\n", 0o755)
+	writeFile(t, dir, "exec-test-not-executable", "#!/bin/sh\nexit 0\n", 0o644)
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantStatus int // 0 means a nil error
+		wantStart  bool
+		wantMsg    string
+	}{
+		{name: "exit 0", args: sh("exit 0")},
+		{name: "exit 3", args: sh("exit 3"), wantStatus: 3, wantMsg: "sh exited with status 3"},
+		{name: "killed by SIGTERM", args: sh("kill -TERM $$"), wantStatus: 128 + 15, wantMsg: "sh killed by signal 15 (terminated)"},
+		{name: "killed by SIGKILL", args: sh("kill -KILL $$"), wantStatus: 128 + 9, wantMsg: "sh killed by signal 9 (killed)"},
+		{name: "not found in PATH", args: []string{"exec-test-no-such-command"}, wantStatus: 127, wantStart: true,
+			wantMsg: "command not found in PATH: exec-test-no-such-command"},
+		{name: "not found at a path", args: []string{filepath.Join(dir, "missing")}, wantStatus: 127, wantStart: true,
+			wantMsg: "command not found: " + filepath.Join(dir, "missing")},
+		{name: "interpreter not found", args: []string{badInterpreter}, wantStatus: 127, wantStart: true,
+			wantMsg: "cannot run " + badInterpreter + ": its #! interpreter"},
+		{name: "no execute permission", args: []string{noExec}, wantStatus: 126, wantStart: true,
+			wantMsg: "cannot run " + noExec + ": permission denied"},
+		{name: "in PATH without execute permission", args: []string{"exec-test-not-executable"}, wantStatus: 126, wantStart: true,
+			wantMsg: "cannot run exec-test-not-executable (" + dir + "/exec-test-not-executable): permission denied"},
+		{name: "directory", args: []string{dir}, wantStatus: 126, wantStart: true,
+			wantMsg: "cannot run " + dir + ": is a directory"},
+		{name: "exec format error", args: []string{garbage}, wantStatus: 126, wantStart: true,
+			wantMsg: "cannot run " + garbage + ": exec format error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(t, context.Background(), command(tt.args...))
+			if got := status(err); got != tt.wantStatus {
+				t.Fatalf("Run() = %v, status %d; want status %d", err, got, tt.wantStatus)
+			}
+			if err == nil {
+				return
+			}
+			var startErr *exec.StartError
+			var exitErr *exec.ExitError
+			if tt.wantStart && !errors.As(err, &startErr) {
+				t.Errorf("Run() = %T, want *exec.StartError", err)
+			}
+			if !tt.wantStart && !errors.As(err, &exitErr) {
+				t.Errorf("Run() = %T, want *exec.ExitError", err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.wantMsg) {
+				t.Errorf("Run() = %q, want it to start with %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	t.Parallel()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	marker := filepath.Join(t.TempDir(), "ran")
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		args    []string
+		wantMsg string
+	}{
+		{"no command", context.Background(), nil, "no command to run"},
+		{"context already done", done, sh(`echo ran > "$1"`, marker), "sh not started: context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(t, tt.ctx, command(tt.args...))
+			if got := status(err); got != 125 || err.Error() != tt.wantMsg {
+				t.Errorf("Run() = %q (status %d), want %q, a failure of Run itself (125)", err, got, tt.wantMsg)
+			}
+			if _, statErr := os.Stat(marker); statErr == nil {
+				t.Errorf("the command ran")
+			}
+		})
+	}
+}
+
+func TestRunDeadline(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	c := command("sleep", "1000")
+	c.KillAfter = patience
+	err := run(t, ctx, c)
+	var e *exec.ExitError
+	if !errors.As(err, &e) || status(err) != 124 || !e.TimedOut || e.Signal != syscall.SIGTERM {
+		t.Fatalf("Run() = %#v, want a timeout (124) ended by SIGTERM alone", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("errors.Is(%v, context.DeadlineExceeded) = false", err)
+	}
+	if want := "sleep timed out and was stopped after "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Run() = %q, want it to start with %q", err, want)
+	}
+}
+
+func TestRunStopsGroupWhenContextDone(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		script     string // writes every pid it starts to $1
+		pids       int
+		killAfter  time.Duration
+		wantSignal syscall.Signal // what ended sh
+	}{
+		{
+			name:       "background jobs stop on SIGTERM",
+			script:     `sleep 1000 & echo $! >> "$1"; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`,
+			pids:       3,
+			killAfter:  patience,
+			wantSignal: syscall.SIGTERM,
+		},
+		{
+			name:       "SIGTERM ignored, SIGKILL after KillAfter",
+			script:     `trap '' TERM; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`,
+			pids:       2,
+			killAfter:  grace,
+			wantSignal: syscall.SIGKILL,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pidFile := filepath.Join(t.TempDir(), "pids")
+			c := command(sh(tt.script, pidFile)...)
+			c.KillAfter = tt.killAfter
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			result := start(ctx, c)
+			pids := readPIDs(t, pidFile, tt.pids)
+
+			cancelled := time.Now()
+			cancel()
+			err := wait(t, c, result)
+			took := time.Since(cancelled)
+
+			var e *exec.ExitError
+			if !errors.As(err, &e) || status(err) != 124 || !e.TimedOut {
+				t.Fatalf("Run() = %v, want a timeout (124)", err)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("errors.Is(%v, context.Canceled) = false", err)
+			}
+			if e.Signal != tt.wantSignal {
+				t.Errorf("command ended by signal %v, want %v", e.Signal, tt.wantSignal)
+			}
+			if tt.wantSignal == syscall.SIGKILL && took < tt.killAfter {
+				t.Errorf("SIGKILL came %v after cancel, before KillAfter %v", took, tt.killAfter)
+			}
+			waitGone(t, pids...)
+		})
+	}
+}
+
+func TestRunKillsWhatTheCommandLeaves(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		script     string
+		wantStatus int
+	}{
+		{"exit 0", `sleep 1000 & echo $! > "$1"; exit 0`, 0},
+		{"exit 3", `sleep 1000 & echo $! > "$1"; exit 3`, 3},
+		{"leftover ignores SIGTERM", `trap '' TERM; sleep 1000 & echo $! > "$1"; exit 0`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pidFile := filepath.Join(t.TempDir(), "pids")
+			err := run(t, context.Background(), command(sh(tt.script, pidFile)...))
+			if got := status(err); got != tt.wantStatus {
+				t.Errorf("Run() = %v, status %d; want %d", err, got, tt.wantStatus)
+			}
+			waitGone(t, readPIDs(t, pidFile, 1)...)
+		})
+	}
+}
+
+func TestRunOutput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stdout := createFile(t, filepath.Join(dir, "stdout"))
+	stderr := createFile(t, filepath.Join(dir, "stderr"))
+	c := command(sh(`printf 'to stdout\n'; printf 'to stderr\n' >&2`)...)
+	c.Stdout, c.Stderr = stdout, stderr
+	if err := run(t, context.Background(), c); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	for f, want := range map[*os.File]string{stdout: "to stdout\n", stderr: "to stderr\n"} {
+		if got := readFile(t, f.Name()); got != want {
+			t.Errorf("%s holds %q, want %q", f.Name(), got, want)
+		}
+	}
+}
+
+func TestRunEnvironment(t *testing.T) {
+	t.Setenv("EXEC_TEST_SECRET", "s3cret")
+	tests := []struct {
+		name string
+		env  exec.Env
+		want string
+	}{
+		{"set and unset", exec.Environ().Set("EXEC_TEST_URL", "wss://x/?a=b").Unset("EXEC_TEST_SECRET"), "wss://x/?a=b unset"},
+		{"inherited", exec.Environ(), "unset s3cret"},
+		{"nil is empty, not ours", nil, "unset unset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := createFile(t, filepath.Join(t.TempDir(), "stdout"))
+			c := command(sh(`printf '%s %s' "${EXEC_TEST_URL-unset}" "${EXEC_TEST_SECRET-unset}"`)...)
+			c.Env, c.Stdout = tt.env, out
+			if err := run(t, context.Background(), c); err != nil {
+				t.Fatalf("Run() = %v", err)
+			}
+			if got := readFile(t, out.Name()); got != tt.want {
+				t.Errorf("the command saw %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestForwardsSignals(t *testing.T) {
+	t.Parallel()
+	// The background sleep gets SIGTERM and SIGHUP with its group; it
+	// ignores SIGINT and SIGQUIT (POSIX sh, asynchronous lists), so for
+	// those the group kill after sh exits must end it.
+	const script = `trap 'exit 7' TERM INT HUP QUIT; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			pidFile := filepath.Join(t.TempDir(), "pids")
+			w := startWrapper(t, wrapperCommand(t, patience, sh(script, pidFile)...))
+			pids := readPIDs(t, pidFile, 2)
+			w.signal(t, sig)
+			if got := w.wait(t); got != 7 {
+				t.Errorf("wrapper exited %d, want the command's own 7", got)
+			}
+			waitGone(t, pids...)
+		})
+	}
+}
+
+func TestForwardedSignalEscalates(t *testing.T) {
+	t.Parallel()
+	t.Run("SIGKILL after KillAfter", func(t *testing.T) {
+		t.Parallel()
+		pidFile := filepath.Join(t.TempDir(), "pids")
+		script := `trap '' TERM; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`
+		w := startWrapper(t, wrapperCommand(t, grace, sh(script, pidFile)...))
+		pids := readPIDs(t, pidFile, 2)
+
+		signalled := time.Now()
+		w.signal(t, syscall.SIGTERM)
+		if got := w.wait(t); got != 128+9 {
+			t.Errorf("wrapper exited %d, want 137: the command's own death by SIGKILL", got)
+		}
+		if took := time.Since(signalled); took < grace {
+			t.Errorf("SIGKILL came %v after SIGTERM, before KillAfter %v", took, grace)
+		}
+		waitGone(t, pids...)
+	})
+	t.Run("second signal kills at once", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		pidFile, logFile := filepath.Join(dir, "pids"), filepath.Join(dir, "log")
+		// The sleep ignores SIGTERM; sh logs each one and waits on.
+		script := `trap '' TERM; sleep 1000 & echo $! >> "$1"
+			trap 'echo TERM >> "$2"' TERM; echo $$ >> "$1"
+			while :; do wait; done`
+		w := startWrapper(t, wrapperCommand(t, patience, sh(script, pidFile, logFile)...))
+		pids := readPIDs(t, pidFile, 2)
+
+		w.signal(t, syscall.SIGTERM)
+		waitFor(t, "the command to log the forwarded SIGTERM", func() bool {
+			b, _ := os.ReadFile(logFile)
+			return string(b) == "TERM\n"
+		})
+		w.signal(t, syscall.SIGTERM)
+		if got := w.wait(t); got != 128+9 {
+			t.Errorf("wrapper exited %d, want 137: the command's own death by SIGKILL", got)
+		}
+		waitGone(t, pids...)
+	})
+}
+
+// TestWrapperSIGKILLed pins down what survives a wrapper that is SIGKILLed
+// and so never gets to clean up: Pdeathsig kills the command, even after
+// it execs, but a process the command started is reparented to init and
+// lives on. Run cannot prevent that from inside a process that has died;
+// only something outside it (a pid namespace, a cgroup, a supervisor that
+// kills the tree) could.
+func TestWrapperSIGKILLed(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	script := `sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; exec sleep 1000`
+	w := startWrapper(t, wrapperCommand(t, patience, sh(script, pidFile)...))
+	pids := readPIDs(t, pidFile, 2)
+	background, command := pids[0], pids[1]
+	t.Cleanup(func() { _ = syscall.Kill(background, syscall.SIGKILL) })
+
+	w.signal(t, syscall.SIGKILL)
+	w.wait(t)
+	waitGone(t, command)
+	if ok, state := alive(background); !ok {
+		t.Errorf("the command's background job %d is gone (%s): Run now guarantees more than documented, update the docs", background, state)
+	}
+	_ = syscall.Kill(background, syscall.SIGKILL)
+	waitGone(t, background)
+}
+
+func TestStdioDefaultsToDevNull(t *testing.T) {
+	t.Parallel()
+	// The wrapper's stdin is a pipe that stays open: a command that read
+	// it rather than /dev/null would block in cat until the deadline.
+	stdin, keepOpen, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); keepOpen.Close() })
+	cmd := wrapperCommand(t, patience, sh(`cat; echo to stdout; echo to stderr >&2`)...)
+	cmd.Env = append(cmd.Env, stdioEnv+"=null")
+	cmd.Stdin = stdin
+	w := startWrapper(t, cmd)
+	if got := w.wait(t); got != 0 {
+		t.Fatalf("wrapper exited %d, want 0; stderr: %q", got, readFile(t, w.stderr))
+	}
+	for _, f := range []string{w.stdout, w.stderr} {
+		if got := readFile(t, f); got != "" {
+			t.Errorf("wrapper's %s got %q, want nothing", filepath.Base(f), got)
+		}
+	}
+}
+
+func TestIgnoredSIGHUPStaysIgnored(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	// nohup's effect, without nohup's redirections.
+	cmd := wrapperCommand(t, patience, sh(`trap 'exit 7' TERM; echo $$ > "$1"; sleep 1000 & wait`, pidFile)...)
+	shPath, err := osexec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Args = append([]string{"sh", "-c", `trap '' HUP; exec "$0" "$@"`}, cmd.Args...)
+	cmd.Path = shPath
+	w := startWrapper(t, cmd)
+	command := readPIDs(t, pidFile, 1)[0]
+
+	for who, pid := range map[string]int{"wrapper": w.cmd.Process.Pid, "command": command} {
+		if !ignores(t, pid, syscall.SIGHUP) {
+			t.Errorf("the %s does not ignore SIGHUP", who)
+		}
+	}
+	w.signal(t, syscall.SIGHUP)
+	w.signal(t, syscall.SIGTERM)
+	if got := w.wait(t); got != 7 {
+		t.Errorf("wrapper exited %d, want 7: SIGHUP ignored, SIGTERM forwarded to the command", got)
+	}
+	waitGone(t, command)
+}
+
+func BenchmarkRunTrue(b *testing.B) {
+	c := &exec.Command{Args: []string{"/bin/true"}}
+	ctx := context.Background()
+	for b.Loop() {
+		if err := c.Run(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// sh returns the arguments that run script with sh -c, with args as $1....
+func sh(script string, args ...string) []string {
+	return append([]string{"sh", "-c", script, "sh"}, args...)
+}
+
+// command returns a Command for args with this process's environment.
+func command(args ...string) *exec.Command {
+	return &exec.Command{Args: args, Env: exec.Environ()}
+}
+
+// start runs c in the background; its error arrives on the channel.
+func start(ctx context.Context, c *exec.Command) <-chan error {
+	result := make(chan error, 1)
+	go func() { result <- c.Run(ctx) }()
+	return result
+}
+
+// wait returns Run's error from result, failing the test if it takes longer
+// than deadline.
+func wait(t *testing.T, c *exec.Command, result <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-result:
+		return err
+	case <-time.After(deadline):
+		t.Fatalf("Run(%q) still running after %v", c.Args, deadline)
+		return nil
+	}
+}
+
+// run is Run with a deadline for the test.
+func run(t *testing.T, ctx context.Context, c *exec.Command) error {
+	t.Helper()
+	return wait(t, c, start(ctx, c))
+}
+
+// waitFor polls cond until it holds, failing the test after deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	limit := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(limit) {
+			t.Fatalf("gave up waiting %v for %s", deadline, what)
+		}
+		time.Sleep(tick)
+	}
+}
+
+// readPIDs waits until the file at path holds n lines and returns the pids
+// on them. If the test fails, those still alive are SIGKILLed at cleanup.
+func readPIDs(t *testing.T, path string, n int) []int {
+	t.Helper()
+	var lines []string
+	waitFor(t, fmt.Sprintf("%d pids in %s", n, path), func() bool {
+		b, _ := os.ReadFile(path)
+		lines = strings.Split(string(b), "\n")
+		return len(lines) > n // complete lines only: the last element is after the final newline
+	})
+	pids := make([]int, n)
+	for i := range pids {
+		pid, err := strconv.Atoi(lines[i])
+		if err != nil {
+			t.Fatalf("%s line %d: %v", path, i+1, err)
+		}
+		pids[i] = pid
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, pid := range pids {
+			if ok, _ := alive(pid); ok {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	return pids
+}
+
+// alive reports whether pid names a process that has not exited, with what
+// /proc says about it. A zombie whose parent is not this test process counts
+// as exited: it is dead, reparented to init or a subreaper, and reaping it
+// is their job (PID 1 in a container need not reap promptly). A zombie of
+// ours would mean Run did not reap its command, so it counts as alive. Pid
+// reuse during a test of a few seconds is not considered.
+func alive(pid int) (bool, string) {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return false, "no such process"
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false, err.Error() // it exited between the two looks
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	state, ppid := fields[0], fields[1]
+	describe := fmt.Sprintf("state %s, parent %s", state, ppid)
+	return state != "Z" || ppid == strconv.Itoa(os.Getpid()), describe
+}
+
+// waitGone waits until none of pids is alive.
+func waitGone(t *testing.T, pids ...int) {
+	t.Helper()
+	for _, pid := range pids {
+		var state string
+		limit := time.Now().Add(deadline)
+		for {
+			var ok bool
+			if ok, state = alive(pid); !ok {
+				break
+			}
+			if time.Now().After(limit) {
+				t.Fatalf("pid %d still alive after %v (%s)", pid, deadline, state)
+			}
+			time.Sleep(tick)
+		}
+	}
+}
+
+// ignores reports whether /proc says pid ignores sig.
+func ignores(t *testing.T, pid int, sig syscall.Signal) bool {
+	t.Helper()
+	for line := range strings.Lines(readFile(t, fmt.Sprintf("/proc/%d/status", pid))) {
+		if hex, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return mask&(1<<(sig-1)) != 0
+		}
+	}
+	t.Fatalf("no SigIgn in /proc/%d/status", pid)
+	return false
+}
+
+// wrapper is the test binary running as a wrapper (see wrap).
+type wrapper struct {
+	cmd            *osexec.Cmd
+	stdout, stderr string // files holding its output
+}
+
+// wrapperCommand returns the command that runs args under the test binary
+// as a wrapper with KillAfter killAfter.
+func wrapperCommand(t *testing.T, killAfter time.Duration, args ...string) *osexec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := osexec.Command(self, args...)
+	cmd.Env = exec.Environ().Set(wrapperEnv, "1").Set(killAfterEnv, killAfter.String()).
+		// Under -race, a process exiting 0 sleeps a second for other
+		// goroutines' reports unless told not to.
+		Set("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	return cmd
+}
+
+// startWrapper starts cmd with its output going to files. At cleanup a
+// wrapper the test has not waited for is SIGKILLed.
+func startWrapper(t *testing.T, cmd *osexec.Cmd) *wrapper {
+	t.Helper()
+	dir := t.TempDir()
+	w := &wrapper{cmd: cmd, stdout: filepath.Join(dir, "stdout"), stderr: filepath.Join(dir, "stderr")}
+	// Files, not buffers: a process left holding a pipe would keep
+	// cmd.Wait waiting for EOF.
+	cmd.Stdout, cmd.Stderr = createFile(t, w.stdout), createFile(t, w.stderr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return w
+}
+
+// signal sends sig to the wrapper process alone.
+func (w *wrapper) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(w.cmd.Process.Pid, sig); err != nil {
+		t.Fatalf("kill -%d %d: %v", sig, w.cmd.Process.Pid, err)
+	}
+}
+
+// wait waits for the wrapper to exit and returns its exit status, or -1 if
+// a signal killed it. It fails the test after deadline.
+func (w *wrapper) wait(t *testing.T) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { _ = w.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return w.cmd.ProcessState.ExitCode()
+	case <-time.After(deadline):
+		_ = w.cmd.Process.Kill()
+		<-done
+		t.Fatalf("wrapper still running after %v; stderr: %q", deadline, readFile(t, w.stderr))
+		return 0
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func createFile(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

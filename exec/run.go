@@ -1,0 +1,380 @@
+// Package exec runs one command to completion under supervision, the way
+// coreutils timeout(1) and krallin/tini do: in a process group of its own,
+// stopped with SIGTERM and then SIGKILL when a context is done, with SIGINT,
+// SIGTERM, SIGHUP and SIGQUIT forwarded to it, and with its status passed up
+// through errors that implement ExitStatus() int.
+//
+// Nothing the command starts outlives Run: when the command exits, or is
+// stopped, whatever is left in its process group is SIGKILLed. If this
+// process is itself SIGKILLed, so that Run never gets to act, the kernel
+// SIGKILLs the command (Pdeathsig), but not processes the command started:
+// those are reparented to init and keep running. Only the direct child is
+// guaranteed to die in that case. Processes that leave the group (setsid,
+// setpgid, daemons) are never tracked.
+//
+// The package is for Linux only.
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultKillAfter is the grace period between SIGTERM and SIGKILL when
+// Command.KillAfter is not positive.
+const DefaultKillAfter = 5 * time.Second
+
+// Exit statuses for commands that did not exit by themselves, as coreutils
+// timeout(1), env(1) and POSIX shells report them.
+const (
+	statusTimedOut      = 124 // coreutils timeout: the command timed out
+	statusNotExecutable = 126 // coreutils env, POSIX sh: found but could not be run
+	statusNotFound      = 127 // coreutils env, POSIX sh: not found
+	statusSignalBase    = 128 // POSIX sh, tini: 128+N for death by signal N
+)
+
+// Command is one supervised run of a program.
+type Command struct {
+	// Args is the program and its arguments. Args[0] is looked up in this
+	// process's PATH with os/exec.LookPath, except that a name found in
+	// PATH without execute permission is reported as not executable (126)
+	// rather than not found (127), as execvp(3) and coreutils env do.
+	Args []string
+	// Env is the child's whole environment. Nil means an empty one, as
+	// with env -i, not this process's: start from Environ().
+	Env Env
+	// Stdout and Stderr are handed to the child as they are, so no
+	// goroutine copies its output and nothing it leaves behind holding them
+	// can delay Run. Nil means /dev/null. Stdin is always /dev/null.
+	Stdout *os.File
+	Stderr *os.File
+	// KillAfter is how long the command has, after SIGTERM or a forwarded
+	// signal, before its process group is SIGKILLed (coreutils timeout -k).
+	// Zero or less means DefaultKillAfter.
+	KillAfter time.Duration
+}
+
+// Run starts the command and waits for it. It returns nil when the command
+// exits 0 by itself. Every error that says how the command ended implements
+// ExitStatus() int: an *ExitError if it ran, a *StartError if it could not
+// be started. Any other error (no Args, ctx already done, /dev/null or
+// fork(2) failing) means Run itself failed and the command did not run.
+//
+// When ctx is done the command's process group gets SIGTERM, then SIGKILL
+// after KillAfter, and Run reports a timeout (124). Do not cancel ctx on
+// SIGINT or SIGTERM: Run forwards those itself and reports the command's
+// own status, which cancelling would replace with 124.
+//
+// While Run runs, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to this process
+// are forwarded to the command's process group, except those this process
+// inherited as ignored (nohup), which stay ignored here and in the command.
+// KillAfter after a forwarded signal, or at once on any further signal, the
+// group is SIGKILLed. When the command exits, Run SIGKILLs whatever is left
+// in its group.
+//
+// The command runs in a new process group, so it is not in a terminal's
+// foreground group; with stty tostop set, writing to the terminal stops it.
+func (c *Command) Run(ctx context.Context) error {
+	if len(c.Args) == 0 || c.Args[0] == "" {
+		return errors.New("no command to run")
+	}
+	name := c.Args[0]
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s not started: %w", name, context.Cause(ctx))
+	}
+	path, err := lookPath(name)
+	if err != nil {
+		return &StartError{Name: name, Path: path, Err: err}
+	}
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	defer devNull.Close()
+
+	// Subscribe before Start so that a signal arriving just after the fork
+	// is forwarded rather than killing us and orphaning the command. A
+	// signal inherited as ignored must stay ignored: signal.Notify would
+	// install a handler for it, and the command would then inherit the
+	// default action instead of SIG_IGN.
+	sigs := make(chan os.Signal, len(forwardedSignals()))
+	for _, s := range forwardedSignals() {
+		if !signal.Ignored(s) {
+			signal.Notify(sigs, s)
+		}
+	}
+	defer signal.Stop(sigs)
+
+	// Pdeathsig fires when the OS thread that forked the child exits, not
+	// when the process does. The Go runtime ends a thread when a goroutine
+	// locked to it returns without unlocking, and any goroutine (a
+	// library's included) may run on, lock and end the thread we forked
+	// from once we leave it. Locking this goroutine to its thread from
+	// before the fork until the child has been reaped keeps that thread
+	// ours alone, so only the death of this process fires Pdeathsig. The
+	// cost is one parked OS thread per running command.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	// os.StartProcess rather than os/exec.Cmd: with *os.File I/O there is
+	// nothing for Cmd's copying goroutines and WaitDelay to do, and its
+	// Cancel and WaitDelay signal the child alone, not its group, and know
+	// nothing of forwarded signals. One select loop in supervise covers
+	// timeout, forwarding and escalation for the whole group.
+	proc, err := os.StartProcess(path, c.Args, &os.ProcAttr{
+		Env:   append([]string{}, c.Env...), // non-nil: nil would mean our own environment
+		Files: []*os.File{devNull, orDevNull(c.Stdout, devNull), orDevNull(c.Stderr, devNull)},
+		Sys:   sysProcAttr(),
+	})
+	if err != nil {
+		return startError(name, path, err)
+	}
+	return c.supervise(ctx, name, proc, sigs)
+}
+
+// supervise waits for the started command, stopping its process group when
+// ctx is done, forwarding signals, and escalating to SIGKILL.
+func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, sigs <-chan os.Signal) error {
+	started := time.Now()
+	pgid := proc.Pid // Setpgid with Pgid 0: the group's id is the leader's pid
+	killAfter := c.KillAfter
+	if killAfter <= 0 {
+		killAfter = DefaultKillAfter
+	}
+
+	exited := make(chan error, 1)
+	go func() { exited <- waitExited(proc.Pid) }()
+
+	var (
+		timedOut  bool
+		cause     error
+		killTimer *time.Timer // set once the group has been asked to stop
+		kill      <-chan time.Time
+	)
+	defer func() {
+		if killTimer != nil {
+			killTimer.Stop()
+		}
+	}()
+	// stop asks the group to stop with sig and arms the SIGKILL timer.
+	// SIGCONT follows so that a stopped process can act on sig, as
+	// coreutils timeout does. Signalling errors other than ESRCH (EPERM
+	// after a set-user-ID exec) leave nothing better to do than wait.
+	stop := func(sig syscall.Signal) {
+		_ = signalGroup(pgid, sig)
+		_ = signalGroup(pgid, syscall.SIGCONT)
+		if killTimer == nil {
+			killTimer = time.NewTimer(killAfter)
+			kill = killTimer.C
+		}
+	}
+
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			done = nil
+			timedOut, cause = true, context.Cause(ctx)
+			stop(syscall.SIGTERM)
+		case s := <-sigs:
+			if killTimer != nil {
+				// Asked again while stopping: no more grace.
+				_ = signalGroup(pgid, syscall.SIGKILL)
+				continue
+			}
+			sig, _ := s.(syscall.Signal)
+			stop(sig)
+		case <-kill:
+			kill = nil
+			_ = signalGroup(pgid, syscall.SIGKILL)
+		case err := <-exited:
+			if err != nil {
+				// Someone else reaped the command, so its pid, and with
+				// it the group id, may already name a stranger.
+				_ = proc.Release()
+				return fmt.Errorf("wait for %s: %w", name, err)
+			}
+			// The command is a zombie holding its pid, so the group id
+			// still means its group: clear out what it left behind.
+			_ = signalGroup(pgid, syscall.SIGKILL)
+			state, err := proc.Wait()
+			if err != nil {
+				return fmt.Errorf("wait for %s: %w", name, err)
+			}
+			e := &ExitError{
+				Name:     name,
+				Code:     state.ExitCode(), // -1 when a signal ended it
+				TimedOut: timedOut,
+				Cause:    cause,
+				Elapsed:  time.Since(started),
+			}
+			if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				e.Signal = ws.Signal()
+			}
+			if e.Code == 0 && !timedOut {
+				return nil
+			}
+			return e
+		}
+	}
+}
+
+// orDevNull returns f, or devNull when f is nil.
+func orDevNull(f, devNull *os.File) *os.File {
+	if f == nil {
+		return devNull
+	}
+	return f
+}
+
+// ExitError says how a command that started ended: with a nonzero status,
+// killed by a signal, or stopped because Run's context was done.
+type ExitError struct {
+	Name     string         // the command, Args[0]
+	Code     int            // its exit status, or -1 when a signal ended it
+	Signal   syscall.Signal // the signal that ended it, or 0 when it exited
+	TimedOut bool           // Run's context was done while it ran, so Run stopped it
+	Cause    error          // context.Cause of Run's context when TimedOut, else nil
+	Elapsed  time.Duration  // how long it ran
+}
+
+// ExitStatus returns the status a wrapper should exit with: 124 when the
+// command timed out, whatever happened after SIGTERM (coreutils timeout
+// without --preserve-status), 128+N when signal N killed it (POSIX shells,
+// tini), else its own exit status.
+func (e *ExitError) ExitStatus() int {
+	switch {
+	case e.TimedOut:
+		return statusTimedOut
+	case e.Signal != 0:
+		return statusSignalBase + int(e.Signal)
+	default:
+		return e.Code
+	}
+}
+
+// Error says how the command ended, for example "ndt7-client exited with
+// status 3" or "ndt7-client timed out and was stopped after 30s: killed by
+// signal 9 (killed)".
+func (e *ExitError) Error() string {
+	how := fmt.Sprintf("exited with status %d", e.Code)
+	if e.Signal != 0 {
+		how = fmt.Sprintf("killed by signal %d (%v)", int(e.Signal), e.Signal)
+	}
+	if !e.TimedOut {
+		return e.Name + " " + how
+	}
+	why := "timed out"
+	if !errors.Is(e.Cause, context.DeadlineExceeded) {
+		why = fmt.Sprintf("was cancelled (%v)", e.Cause)
+	}
+	return fmt.Sprintf("%s %s and was stopped after %v: %s", e.Name, why, e.Elapsed.Round(time.Millisecond), how)
+}
+
+// Unwrap returns the context's cause when the command timed out, so that
+// errors.Is(err, context.DeadlineExceeded) works.
+func (e *ExitError) Unwrap() error { return e.Cause }
+
+// StartError says the command could not be started: not found (127), or
+// found but not executable (126), as coreutils env reports them.
+type StartError struct {
+	Name string // the command, Args[0]
+	Path string // the file that was found, or "" if none was
+	Err  error  // from the PATH lookup or from execve(2)
+}
+
+// ExitStatus returns 127 when the command, or the interpreter or loader it
+// names, does not exist (coreutils env: ENOENT), else 126.
+func (e *StartError) ExitStatus() int {
+	if errors.Is(e.Err, exec.ErrNotFound) || errors.Is(e.Err, fs.ErrNotExist) {
+		return statusNotFound
+	}
+	return statusNotExecutable
+}
+
+// Error names the command and says what to check.
+func (e *StartError) Error() string {
+	what := e.Name
+	if e.Path != "" && e.Path != e.Name {
+		what = fmt.Sprintf("%s (%s)", e.Name, e.Path)
+	}
+	switch {
+	case errors.Is(e.Err, exec.ErrNotFound):
+		return "command not found in PATH: " + e.Name
+	case errors.Is(e.Err, fs.ErrNotExist) && e.Path == "":
+		return "command not found: " + e.Name
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return fmt.Sprintf("cannot run %s: its #! interpreter or dynamic loader does not exist", what)
+	case errors.Is(e.Err, syscall.ENOEXEC):
+		return fmt.Sprintf("cannot run %s: exec format error; check it is built for this machine or that a script starts with #!", what)
+	case errors.Is(e.Err, fs.ErrPermission):
+		return fmt.Sprintf("cannot run %s: permission denied; check it is an executable file", what)
+	default:
+		return fmt.Sprintf("cannot run %s: %v", what, innermost(e.Err))
+	}
+}
+
+// Unwrap returns the underlying error.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// startError classifies an os.StartProcess error: the kernel refusing to
+// run the file is a StartError, while fork(2) or a resource limit failing
+// us is a plain error, our failure rather than the command's (125 in
+// coreutils timeout and env).
+func startError(name, path string, err error) error {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	switch errno {
+	case syscall.EAGAIN, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE:
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	return &StartError{Name: name, Path: path, Err: err}
+}
+
+// lookPath is exec.LookPath, except that when a bare name is not found but
+// PATH holds a regular file of that name without execute permission, it
+// reports that file as not executable, as execvp(3) does, instead of not
+// found.
+func lookPath(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err == nil || strings.Contains(name, "/") || !errors.Is(err, exec.ErrNotFound) {
+		return path, err
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			dir = "." // as in exec.LookPath and the shells
+		}
+		p := filepath.Join(dir, name)
+		if fi, statErr := os.Stat(p); statErr == nil && fi.Mode().IsRegular() {
+			return p, syscall.EACCES
+		}
+	}
+	return path, err
+}
+
+// innermost strips the *exec.Error and *fs.PathError wrappers from err,
+// whose text repeats the command name, leaving the reason.
+func innermost(err error) error {
+	for {
+		switch e := err.(type) {
+		case *exec.Error:
+			err = e.Err
+		case *fs.PathError:
+			err = e.Err
+		default:
+			return err
+		}
+	}
+}
