@@ -26,5 +26,11 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzNewSigner -fuzztime=30s -fuzzminimizetime=5s ./token/
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=30s -fuzzminimizetime=5s ./locate/
 
+# Cost figures (see bench/README.md); informational, never part of test.
+bench:
+	$(GO) build $(RELEASE) -o $(BIN)/ ./cmd/... ./bench/floor
+	$(GO) test -run='^$$' -bench=. -benchmem ./token/ ./locate/ ./exec/
+	$(GO) run ./bench/wholerun -n 100 -monitoring-token $(BIN)/monitoring-token -floor $(BIN)/floor
+
 clean:
 	rm -rf $(BIN)

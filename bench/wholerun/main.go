@@ -1,0 +1,328 @@
+// Command wholerun times whole runs of monitoring-token against the floor
+// (bench/floor, the least a run must do) and against the bare command, with
+// the locate emulator in this process. It builds nothing: give it the
+// binaries. It prints figures and PASS/MISS per target and exits 0 either
+// way; it is a benchmark, not a test.
+//
+//	go run ./bench/wholerun -n 100 -monitoring-token bin/monitoring-token -floor bin/floor
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/monitoring-token/monitoring-token/locate/locatetest"
+	"github.com/monitoring-token/monitoring-token/token"
+)
+
+// machine is the M-Lab machine the tokens name.
+const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
+
+// Targets.
+const (
+	maxWallRatio   = 1.05  // whole run time, monitoring-token / floor
+	maxExtraRSSKiB = 1024  // peak RSS over the floor's
+	maxBinaryBytes = 7.5e6 // size of the monitoring-token binary
+	minThroughput  = 0.95  // debug-mode stdout throughput, through / direct
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wholerun:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags say.
+type config struct {
+	n          int
+	monitoring string
+	floor      string
+	quick      bool
+	gnuTime    string
+}
+
+func parse(args []string) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("wholerun", flag.ContinueOnError)
+	fs.IntVar(&cfg.n, "n", 100, "runs of each program")
+	fs.StringVar(&cfg.monitoring, "monitoring-token", "bin/monitoring-token", "monitoring-token binary")
+	fs.StringVar(&cfg.floor, "floor", "bin/floor", "floor binary (go build ./bench/floor)")
+	fs.BoolVar(&cfg.quick, "quick", false, "stream 256 MiB instead of 1 GiB for the throughput figure")
+	fs.StringVar(&cfg.gnuTime, "time", "/usr/bin/time", "GNU time, to read each program's own peak RSS (empty: use wait4's, see README)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if cfg.n < 1 {
+		return nil, errors.New("-n must be at least 1")
+	}
+	return cfg, nil
+}
+
+// sample is one run: wall time and peak RSS in KiB.
+type sample struct {
+	wall   time.Duration
+	rssKiB int64
+}
+
+// variant is one way of running /bin/true.
+type variant struct {
+	name    string
+	args    []string
+	env     []string
+	samples []sample
+}
+
+func run(args []string, out io.Writer) error {
+	cfg, err := parse(args)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{cfg.monitoring, cfg.floor} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%w (build it first)", err)
+		}
+	}
+	kp, err := token.GenerateKey("EdDSA", "", 0)
+	if err != nil {
+		return err
+	}
+	srv, err := locatetest.Start("", kp.Public)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "wholerun")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	keyPath := filepath.Join(dir, "key.jwk")
+	if err := os.WriteFile(keyPath, kp.Private, 0o600); err != nil {
+		return err
+	}
+	env := append(os.Environ(),
+		"LOCATE_URL="+srv.URL,
+		"MONITORING_SIGNER_KEY="+keyPath,
+		"MACHINE="+machine)
+
+	variants := []*variant{
+		{name: "/bin/true", args: []string{"/bin/true"}},
+		{name: "floor", args: []string{cfg.floor, "/bin/true"}, env: env},
+		{name: "monitoring-token", args: []string{cfg.monitoring, "-machine=" + machine, "--", "/bin/true"}, env: env},
+	}
+	// One unmeasured round warms the page cache and the emulator.
+	for _, v := range variants {
+		if _, err := once(v); err != nil {
+			return err
+		}
+	}
+	rss := rssViaWait4
+	if _, err := os.Stat(cfg.gnuTime); cfg.gnuTime != "" && err == nil {
+		rss = func(v *variant) (int64, error) { return rssViaTime(cfg.gnuTime, dir, v) }
+	} else {
+		fmt.Fprintf(out, "note: no GNU time (-time %q); peak RSS is from wait4 and never below this program's own (%d KiB)\n", cfg.gnuTime, ownPeakKiB())
+	}
+	// Alternate A B C A B C … so drift in the machine hits all alike. Each
+	// round times a bare run, then measures peak RSS in a second run.
+	for range cfg.n {
+		for _, v := range variants {
+			s, err := once(v)
+			if err != nil {
+				return err
+			}
+			if s.rssKiB, err = rss(v); err != nil {
+				return err
+			}
+			v.samples = append(v.samples, s)
+		}
+	}
+
+	fmt.Fprintf(out, "whole run, %d runs each, alternating (median wall, p90 wall, median peak RSS):\n", cfg.n)
+	for _, v := range variants {
+		fmt.Fprintf(out, "  %-17s %9v %9v %8d KiB\n", v.name,
+			time.Duration(median(v.samples, wallOf)).Round(time.Microsecond),
+			time.Duration(quantile(v.samples, wallOf, 0.9)).Round(time.Microsecond),
+			median(v.samples, rssOf))
+	}
+	floor, mt := variants[1], variants[2]
+	fw, mw := median(floor.samples, wallOf), median(mt.samples, wallOf)
+	fr, mr := median(floor.samples, rssOf), median(mt.samples, rssOf)
+	wallRatio := float64(mw) / float64(fw)
+	fmt.Fprintf(out, "  wall monitoring-token/floor = %.3f (target <= %.2f) %s\n", wallRatio, maxWallRatio, verdict(wallRatio <= maxWallRatio))
+	fmt.Fprintf(out, "  RSS  monitoring-token-floor = %+d KiB, ratio %.3f (target <= +%d KiB) %s\n", mr-fr, float64(mr)/float64(fr), maxExtraRSSKiB, verdict(mr-fr <= maxExtraRSSKiB))
+
+	fi, err := os.Stat(cfg.monitoring)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "binary %s: %d bytes (%.2f MB; target <= %.1f MB) %s\n", cfg.monitoring, fi.Size(), float64(fi.Size())/1e6, maxBinaryBytes/1e6, verdict(float64(fi.Size()) <= maxBinaryBytes))
+
+	size := int64(1 << 30)
+	if cfg.quick {
+		size = 256 << 20
+	}
+	stream := []string{"sh", "-c", fmt.Sprintf("head -c %d /dev/zero", size)}
+	direct := &variant{name: "sh directly", args: stream}
+	through := &variant{name: "monitoring-token", args: append([]string{cfg.monitoring, "-logx.debug", "-machine=" + machine, "--"}, stream...), env: env}
+	// Three alternating rounds; the median of each is reported.
+	var dr, tr []float64
+	for range 3 {
+		r, err := throughput(direct, size)
+		if err != nil {
+			return err
+		}
+		dr = append(dr, r)
+		if r, err = throughput(through, size); err != nil {
+			return err
+		}
+		tr = append(tr, r)
+	}
+	d, t := medianFloat(dr), medianFloat(tr)
+	fmt.Fprintf(out, "debug-mode stdout throughput, %d MiB to a pipe (median of 3):\n", size>>20)
+	fmt.Fprintf(out, "  %-17s %8.0f MB/s\n", direct.name, d)
+	fmt.Fprintf(out, "  %-17s %8.0f MB/s\n", through.name, t)
+	fmt.Fprintf(out, "  ratio monitoring-token/direct = %.3f (target >= %.2f) %s\n", t/d, minThroughput, verdict(t/d >= minThroughput))
+	return nil
+}
+
+// once runs v with its output to /dev/null and times it.
+func once(v *variant) (sample, error) {
+	cmd := exec.Command(v.args[0], v.args[1:]...)
+	cmd.Env = v.env
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %w", v.name, err)
+	}
+	return sample{wall: wall}, nil
+}
+
+// rssViaWait4 runs v and returns ru_maxrss (KiB on Linux) from wait4. Go
+// starts children with vfork semantics and Linux keeps the old image's
+// high-water mark across exec, so this is max(our RSS, the child's): see
+// golang/go#32054.
+func rssViaWait4(v *variant) (int64, error) {
+	cmd := exec.Command(v.args[0], v.args[1:]...)
+	cmd.Env = v.env
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %w", v.name, err)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, errors.New("no rusage on this platform")
+	}
+	return ru.Maxrss, nil
+}
+
+// rssViaTime runs v under GNU time, which forks from its own small image,
+// so the figure is the program's own peak RSS (plus at most time's ~1 MiB).
+func rssViaTime(gnuTime, dir string, v *variant) (int64, error) {
+	outPath := filepath.Join(dir, "maxrss")
+	cmd := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", outPath, "--"}, v.args...)...)
+	cmd.Env = v.env
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s under %s: %w", v.name, gnuTime, err)
+	}
+	b, err := os.ReadFile(outPath)
+	if err != nil {
+		return 0, err
+	}
+	kib, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %s output %q: %w", v.name, gnuTime, b, err)
+	}
+	return kib, nil
+}
+
+// ownPeakKiB returns this process's VmHWM, or -1.
+func ownPeakKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kib
+			}
+		}
+	}
+	return -1
+}
+
+// throughput runs v with stdout to a pipe that is read and discarded, and
+// returns MB/s; the command must write exactly size bytes.
+func throughput(v *variant, size int64) (float64, error) {
+	cmd := exec.Command(v.args[0], v.args[1:]...)
+	cmd.Env = v.env
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("%s: %w", v.name, err)
+	}
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := pipe.Read(buf)
+		n += int64(k)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s: read: %w", v.name, err)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("%s: %w", v.name, err)
+	}
+	secs := time.Since(start).Seconds()
+	if n != size {
+		return 0, fmt.Errorf("%s: read %d bytes, want %d", v.name, n, size)
+	}
+	return float64(n) / 1e6 / secs, nil
+}
+
+func wallOf(s sample) int64 { return int64(s.wall) }
+func rssOf(s sample) int64  { return s.rssKiB }
+
+// median returns the median of f over ss.
+func median(ss []sample, f func(sample) int64) int64 { return quantile(ss, f, 0.5) }
+
+// quantile returns the q-quantile (nearest rank) of f over ss.
+func quantile(ss []sample, f func(sample) int64, q float64) int64 {
+	vs := make([]int64, len(ss))
+	for i, s := range ss {
+		vs[i] = f(s)
+	}
+	slices.Sort(vs)
+	return vs[int(q*float64(len(vs)-1)+0.5)]
+}
+
+func medianFloat(vs []float64) float64 {
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	return vs[len(vs)/2]
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
