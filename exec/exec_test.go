@@ -7,6 +7,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -182,10 +183,11 @@ func TestRunStopsGroupWhenContextDone(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		script     string // writes every pid it starts to $1
+		script     string // writes every pid it starts to $1; may log to $2
 		pids       int
 		killAfter  time.Duration
-		wantSignal syscall.Signal // what ended sh
+		wantSignal syscall.Signal // what ended sh, 0 if it exited
+		wantLog    string
 	}{
 		{
 			name:       "background jobs stop on SIGTERM",
@@ -193,6 +195,17 @@ func TestRunStopsGroupWhenContextDone(t *testing.T) {
 			pids:       3,
 			killAfter:  patience,
 			wantSignal: syscall.SIGTERM,
+		},
+		{
+			// sh waits for its job, which stops only if SIGTERM
+			// reached it too: it went to the group, not just to sh.
+			name: "background job gets SIGTERM while sh waits for it",
+			script: `trap : TERM
+				sh -c 'trap "echo TERM >> \"\$1\"; exit" TERM; echo $$ >> "$0"; sleep 1000 & echo $! >> "$0"; wait' "$1" "$2" &
+				echo $$ >> "$1"; wait; wait`,
+			pids:      3,
+			killAfter: patience,
+			wantLog:   "TERM\n",
 		},
 		{
 			name:       "SIGTERM ignored, SIGKILL after KillAfter",
@@ -205,8 +218,9 @@ func TestRunStopsGroupWhenContextDone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pidFile := filepath.Join(t.TempDir(), "pids")
-			c := command(sh(tt.script, pidFile)...)
+			dir := t.TempDir()
+			pidFile, logFile := filepath.Join(dir, "pids"), filepath.Join(dir, "log")
+			c := command(sh(tt.script, pidFile, logFile)...)
 			c.KillAfter = tt.killAfter
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -230,6 +244,9 @@ func TestRunStopsGroupWhenContextDone(t *testing.T) {
 			}
 			if tt.wantSignal == syscall.SIGKILL && took < tt.killAfter {
 				t.Errorf("SIGKILL came %v after cancel, before KillAfter %v", took, tt.killAfter)
+			}
+			if got, _ := os.ReadFile(logFile); string(got) != tt.wantLog {
+				t.Errorf("the command logged %q, want %q", got, tt.wantLog)
 			}
 			waitGone(t, pids...)
 		})
@@ -380,16 +397,50 @@ func TestWrapperSIGKILLed(t *testing.T) {
 	w := startWrapper(t, wrapperCommand(t, patience, sh(script, pidFile)...))
 	pids := readPIDs(t, pidFile, 2)
 	background, command := pids[0], pids[1]
-	t.Cleanup(func() { _ = syscall.Kill(background, syscall.SIGKILL) })
 
 	w.signal(t, syscall.SIGKILL)
-	w.wait(t)
+	if got := w.wait(t); got != -1 {
+		t.Fatalf("wrapper exited %d, want death by SIGKILL", got)
+	}
 	waitGone(t, command)
 	if ok, state := alive(background); !ok {
-		t.Errorf("the command's background job %d is gone (%s): Run now guarantees more than documented, update the docs", background, state)
+		t.Fatalf("the command's background job %d is gone (%s): Run now guarantees more than documented, update the docs", background, state)
 	}
 	_ = syscall.Kill(background, syscall.SIGKILL)
 	waitGone(t, background)
+}
+
+// TestRunSurvivesThreadExits retires OS threads while a command runs, as a
+// goroutine that returns while locked to its thread does. If one of them
+// were the thread that forked the command, Pdeathsig would SIGKILL it; Run
+// keeps that thread locked so it never is. The command must instead live
+// until Run stops it with SIGTERM. Which threads the scheduler hands the
+// retiring goroutines is not under the test's control, so a regression
+// shows up often rather than every time.
+func TestRunSurvivesThreadExits(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	c := command(sh(`echo $$ > "$1"; exec sleep 1000`, pidFile)...)
+	c.KillAfter = patience
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := start(ctx, c)
+	pids := readPIDs(t, pidFile, 1)
+	for range 64 { // more threads than a test process keeps idle
+		retired := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(retired) // returning still locked ends the thread
+		}()
+		<-retired
+	}
+	cancel()
+	err := wait(t, c, result)
+	var e *exec.ExitError
+	if !errors.As(err, &e) || !e.TimedOut || e.Signal != syscall.SIGTERM {
+		t.Errorf("Run() = %v, want a timeout ended by SIGTERM: the command died before it was stopped", err)
+	}
+	waitGone(t, pids...)
 }
 
 func TestStdioDefaultsToDevNull(t *testing.T) {
@@ -402,7 +453,7 @@ func TestStdioDefaultsToDevNull(t *testing.T) {
 	}
 	t.Cleanup(func() { stdin.Close(); keepOpen.Close() })
 	cmd := wrapperCommand(t, patience, sh(`cat; echo to stdout; echo to stderr >&2`)...)
-	cmd.Env = append(cmd.Env, stdioEnv+"=null")
+	cmd.Env = exec.Env(cmd.Env).Set(stdioEnv, "null")
 	cmd.Stdin = stdin
 	w := startWrapper(t, cmd)
 	if got := w.wait(t); got != 0 {
@@ -419,7 +470,8 @@ func TestIgnoredSIGHUPStaysIgnored(t *testing.T) {
 	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "pids")
 	// nohup's effect, without nohup's redirections.
-	cmd := wrapperCommand(t, patience, sh(`trap 'exit 7' TERM; echo $$ > "$1"; sleep 1000 & wait`, pidFile)...)
+	script := `trap 'exit 7' TERM; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`
+	cmd := wrapperCommand(t, patience, sh(script, pidFile)...)
 	shPath, err := osexec.LookPath("sh")
 	if err != nil {
 		t.Fatal(err)
@@ -427,7 +479,8 @@ func TestIgnoredSIGHUPStaysIgnored(t *testing.T) {
 	cmd.Args = append([]string{"sh", "-c", `trap '' HUP; exec "$0" "$@"`}, cmd.Args...)
 	cmd.Path = shPath
 	w := startWrapper(t, cmd)
-	command := readPIDs(t, pidFile, 1)[0]
+	pids := readPIDs(t, pidFile, 2)
+	command := pids[1]
 
 	for who, pid := range map[string]int{"wrapper": w.cmd.Process.Pid, "command": command} {
 		if !ignores(t, pid, syscall.SIGHUP) {
@@ -439,7 +492,7 @@ func TestIgnoredSIGHUPStaysIgnored(t *testing.T) {
 	if got := w.wait(t); got != 7 {
 		t.Errorf("wrapper exited %d, want 7: SIGHUP ignored, SIGTERM forwarded to the command", got)
 	}
-	waitGone(t, command)
+	waitGone(t, pids...)
 }
 
 func BenchmarkRunTrue(b *testing.B) {

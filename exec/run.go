@@ -78,9 +78,12 @@ type Command struct {
 // While Run runs, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to this process
 // are forwarded to the command's process group, except those this process
 // inherited as ignored (nohup), which stay ignored here and in the command.
-// KillAfter after a forwarded signal, or at once on any further signal, the
-// group is SIGKILLed. When the command exits, Run SIGKILLs whatever is left
-// in its group.
+// KillAfter after a forwarded signal the group is SIGKILLed, and once the
+// group has been asked to stop (ctx done or a signal forwarded), any further
+// signal SIGKILLs it at once. Unless ctx was done, Run reports the
+// command's own status: one that traps SIGTERM and exits 7 gives 7, one
+// killed by it 143. When the command exits, Run SIGKILLs whatever is left
+// in its group, without a grace period.
 //
 // The command runs in a new process group, so it is not in a terminal's
 // foreground group; with stty tostop set, writing to the terminal stops it.
@@ -103,12 +106,14 @@ func (c *Command) Run(ctx context.Context) error {
 	defer devNull.Close()
 
 	// Subscribe before Start so that a signal arriving just after the fork
-	// is forwarded rather than killing us and orphaning the command. A
-	// signal inherited as ignored must stay ignored: signal.Notify would
-	// install a handler for it, and the command would then inherit the
-	// default action instead of SIG_IGN.
-	sigs := make(chan os.Signal, len(forwardedSignals()))
-	for _, s := range forwardedSignals() {
+	// is forwarded, not acted on here by default, which would end us and,
+	// through Pdeathsig, kill the command without a grace period. A signal
+	// inherited as ignored must stay ignored: signal.Notify would install a
+	// handler for it, and the command would then inherit the default action
+	// instead of SIG_IGN.
+	forwarded := forwardedSignals()
+	sigs := make(chan os.Signal, len(forwarded))
+	for _, s := range forwarded {
 		if !signal.Ignored(s) {
 			signal.Notify(sigs, s)
 		}
