@@ -69,7 +69,8 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 
 	sign := func() (string, error) {
 		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
-		if err == nil {
+		if err == nil && cfg.debug {
+			// Decoding costs a parse: only when someone reads it.
 			logx.Debug.Printf("signed token: %s", token.Describe(tok))
 		}
 		return tok, err
@@ -98,7 +99,9 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 
 	env := exec.Environ()
 	for _, v := range vars {
-		logx.Debug.Printf("%s=%s", v.name, token.Redact(v.value))
+		if cfg.debug {
+			logx.Debug.Printf("%s=%s", v.name, token.Redact(v.value))
+		}
 		env = env.Set(v.name, v.value)
 	}
 	cmd := &exec.Command{Args: cfg.command, Env: env, KillAfter: cfg.killAfter}
