@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -14,8 +15,11 @@ const Redacted = "REDACTED"
 
 // compactJWS matches a JWS in compact serialization. The header is base64url
 // JSON, so it always starts with "eyJ" (`{"`); the signature is kept in its
-// own group so that header and claims stay readable.
-var compactJWS = regexp.MustCompile(`(eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.)[A-Za-z0-9_-]+`)
+// own group so that header and claims stay readable. It is compiled on first
+// use: a probe that logs nothing should not pay for it at start-up.
+var compactJWS = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.)[A-Za-z0-9_-]+`)
+})
 
 // Redact returns s with the signature of every compact JWT in it replaced by
 // Redacted. Without its signature a token is useless to whoever reads the log,
@@ -25,7 +29,7 @@ func Redact(s string) string {
 	if !strings.Contains(s, "eyJ") {
 		return s
 	}
-	return compactJWS.ReplaceAllString(s, "${1}"+Redacted)
+	return compactJWS().ReplaceAllString(s, "${1}"+Redacted)
 }
 
 // Describe decodes a token's header and claims without verifying it, for
