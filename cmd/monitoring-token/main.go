@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"runtime/debug"
@@ -58,6 +59,9 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 		logx.Debug.Printf("flags from the environment: -%s", strings.Join(cfg.fromEnv, ", -"))
 	}
 	signer, err := token.LoadSigner(cfg.keyPath)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
+	}
 	if err != nil {
 		return err
 	}
