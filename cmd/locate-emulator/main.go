@@ -23,16 +23,16 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	accesstoken "github.com/m-lab/access/token"
 
+	"github.com/monitoring-token/monitoring-token/exec"
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
 	"github.com/monitoring-token/monitoring-token/token"
 )
@@ -174,7 +174,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 	if len(cfg.command) > 0 {
 		// Fail before serving, not after printing the URL.
-		if _, err := exec.LookPath(cfg.command[0]); err != nil {
+		if _, err := osexec.LookPath(cfg.command[0]); err != nil {
 			return err
 		}
 	}
@@ -234,7 +234,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 	}
 
 	if len(cfg.command) > 0 {
-		return runCommand(ctx, cfg.command, srv.URL, cfg.generateKey)
+		return runCommand(cfg.command, srv.URL, cfg.generateKey)
 	}
 	<-ctx.Done()
 	return nil
@@ -242,32 +242,21 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 
 // runCommand runs command with the emulator's URL and the signer key in its
 // environment, as monitoring-token reads them, and returns a *commandExit
-// for a non-zero exit. A signal to the emulator is passed on as SIGTERM.
-func runCommand(ctx context.Context, command []string, url, keyPath string) error {
-	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
-	cmd.Env = append(os.Environ(), "LOCATE_URL="+url)
+// for a non-zero status. The exec package supervises it as monitoring-token
+// does: a SIGINT or SIGTERM to the emulator is forwarded to the command,
+// whose own status is returned.
+func runCommand(command []string, url, keyPath string) error {
+	env := exec.Environ().Set("LOCATE_URL", url)
 	if keyPath != "" {
-		cmd.Env = append(cmd.Env, "MONITORING_SIGNER_KEY="+keyPath)
+		env = env.Set("MONITORING_SIGNER_KEY", keyPath)
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr):
-		if code := exitErr.ExitCode(); code > 0 {
-			return &commandExit{code: code}
-		}
-		// Killed by a signal: 128+N, as a shell reports it.
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return &commandExit{code: 128 + int(ws.Signal())}
-		}
-		return err
-	case err != nil:
-		return fmt.Errorf("run %s: %w", command[0], err)
+	cmd := &exec.Command{Args: command, Env: env, Stdout: os.Stdout, Stderr: os.Stderr}
+	err := cmd.Run(context.Background())
+	var ended interface{ ExitStatus() int }
+	if errors.As(err, &ended) {
+		return &commandExit{code: ended.ExitStatus()}
 	}
-	return nil
+	return err
 }
 
 // readVerifyKeys reads the public JWKs and checks each one, so that an error
