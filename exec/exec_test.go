@@ -1,6 +1,7 @@
 package exec_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,15 @@ const (
 	wrapperEnv   = "EXEC_TEST_WRAPPER"    // "1": act as a wrapper instead of running tests
 	killAfterEnv = "EXEC_TEST_KILL_AFTER" // the wrapper's KillAfter, a time.Duration
 	stdioEnv     = "EXEC_TEST_STDIO"      // "null": leave Stdout and Stderr nil
+	signalsEnv   = "EXEC_TEST_SIGNALS"    // how the wrapper subscribes, see wrap
+	readyEnv     = "EXEC_TEST_READY"      // a file the wrapper creates once subscribed
+)
+
+// Values of signalsEnv.
+const (
+	runSubscribes = ""          // Signals nil: Run subscribes itself
+	subscribe     = "subscribe" // Subscribe first, as monitoring-token does
+	watch         = "watch"     // Subscribe, then Watch until a signal comes, then Run
 )
 
 const (
@@ -46,13 +56,29 @@ func wrap(args []string) int {
 	killAfter, _ := time.ParseDuration(os.Getenv(killAfterEnv))
 	c := &exec.Command{
 		Args:      args,
-		Env:       exec.Environ().Unset(wrapperEnv).Unset(killAfterEnv).Unset(stdioEnv),
+		Env:       exec.Environ().Unset(wrapperEnv).Unset(killAfterEnv).Unset(stdioEnv).Unset(signalsEnv).Unset(readyEnv),
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
 		KillAfter: killAfter,
 	}
 	if os.Getenv(stdioEnv) == "null" {
 		c.Stdout, c.Stderr = nil, nil
+	}
+	if mode := os.Getenv(signalsEnv); mode != runSubscribes {
+		c.Signals = exec.Subscribe()
+		c.Signals.WaitReady()
+		if ready := os.Getenv(readyEnv); ready != "" {
+			if err := os.WriteFile(ready, nil, 0o600); err != nil {
+				fmt.Fprintln(os.Stderr, "wrapper:", err)
+				return 125
+			}
+		}
+		if mode == watch {
+			ctx, stop := c.Signals.Watch(context.Background())
+			<-ctx.Done()
+			stop()
+			fmt.Fprintln(os.Stderr, "wrapper: watched:", context.Cause(ctx))
+		}
 	}
 	err := c.Run(context.Background())
 	if err != nil {
@@ -326,17 +352,54 @@ func TestForwardsSignals(t *testing.T) {
 	// ignores SIGINT and SIGQUIT (POSIX sh, asynchronous lists), so for
 	// those the group kill after sh exits must end it.
 	const script = `trap 'exit 7' TERM INT HUP QUIT; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT} {
+	for _, mode := range []string{runSubscribes, subscribe} {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT} {
+			t.Run(fmt.Sprintf("%s/%v", cmp.Or(mode, "run subscribes"), sig), func(t *testing.T) {
+				t.Parallel()
+				pidFile := filepath.Join(t.TempDir(), "pids")
+				cmd := wrapperCommand(t, patience, sh(script, pidFile)...)
+				cmd.Env = append(cmd.Env, signalsEnv+"="+mode)
+				w := startWrapper(t, cmd)
+				pids := readPIDs(t, pidFile, 2)
+				w.signal(t, sig)
+				if got := w.wait(t); got != 7 {
+					t.Errorf("wrapper exited %d, want the command's own 7", got)
+				}
+				waitGone(t, pids...)
+			})
+		}
+	}
+}
+
+// TestSignalBeforeRun: a signal that arrives on a subscription before Run
+// cancels Watch's context and keeps the command from starting, with the
+// status of death by that signal.
+func TestSignalBeforeRun(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			pidFile := filepath.Join(t.TempDir(), "pids")
-			w := startWrapper(t, wrapperCommand(t, patience, sh(script, pidFile)...))
-			pids := readPIDs(t, pidFile, 2)
+			dir := t.TempDir()
+			ready, ran := filepath.Join(dir, "ready"), filepath.Join(dir, "ran")
+			cmd := wrapperCommand(t, patience, sh(`echo ran > "$1"`, ran)...)
+			cmd.Env = append(cmd.Env, signalsEnv+"="+watch, readyEnv+"="+ready)
+			w := startWrapper(t, cmd)
+			waitFor(t, "the wrapper to subscribe", func() bool {
+				_, err := os.Stat(ready)
+				return err == nil
+			})
 			w.signal(t, sig)
-			if got := w.wait(t); got != 7 {
-				t.Errorf("wrapper exited %d, want the command's own 7", got)
+			if got, want := w.wait(t), 128+int(sig); got != want {
+				t.Errorf("wrapper exited %d, want %d", got, want)
 			}
-			waitGone(t, pids...)
+			if _, err := os.Stat(ran); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the command ran (stat: %v)", err)
+			}
+			stderr := readFile(t, w.stderr)
+			want := fmt.Sprintf("stopped by signal %d (%v) before", int(sig), sig)
+			if strings.Count(stderr, want) != 2 {
+				t.Errorf("stderr %q does not give %q as both Watch's cause and Run's error", stderr, want)
+			}
 		})
 	}
 }
@@ -468,6 +531,15 @@ func TestStdioDefaultsToDevNull(t *testing.T) {
 
 func TestIgnoredSIGHUPStaysIgnored(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []string{runSubscribes, subscribe} {
+		t.Run(cmp.Or(mode, "run subscribes"), func(t *testing.T) {
+			t.Parallel()
+			testIgnoredSIGHUPStaysIgnored(t, mode)
+		})
+	}
+}
+
+func testIgnoredSIGHUPStaysIgnored(t *testing.T, mode string) {
 	pidFile := filepath.Join(t.TempDir(), "pids")
 	// nohup's effect, without nohup's redirections.
 	script := `trap 'exit 7' TERM; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`
@@ -476,6 +548,7 @@ func TestIgnoredSIGHUPStaysIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Env = append(cmd.Env, signalsEnv+"="+mode)
 	cmd.Args = append([]string{"sh", "-c", `trap '' HUP; exec "$0" "$@"`}, cmd.Args...)
 	cmd.Path = shPath
 	w := startWrapper(t, cmd)

@@ -22,10 +22,10 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -62,12 +62,17 @@ type Command struct {
 	// signal, before its process group is SIGKILLed (coreutils timeout -k).
 	// Zero or less means DefaultKillAfter.
 	KillAfter time.Duration
+	// Signals, when not nil, is a subscription the caller made with
+	// Subscribe; Run forwards what arrives on it and leaves it in place.
+	// Nil means Run subscribes for its own duration.
+	Signals *Signals
 }
 
 // Run starts the command and waits for it. It returns nil when the command
 // exits 0 by itself. Every error that says how the command ended implements
 // ExitStatus() int: an *ExitError if it ran, a *StartError if it could not
-// be started. Any other error (no Args, ctx already done, /dev/null or
+// be started, a *SignalError if a forwarded signal arrived on Signals before
+// it started. Any other error (no Args, ctx already done, /dev/null or
 // fork(2) failing) means Run itself failed and the command did not run.
 //
 // When ctx is done the command's process group gets SIGTERM, then SIGKILL
@@ -107,18 +112,15 @@ func (c *Command) Run(ctx context.Context) error {
 
 	// Subscribe before Start so that a signal arriving just after the fork
 	// is forwarded, not acted on here by default, which would end us and,
-	// through Pdeathsig, kill the command without a grace period. A signal
-	// inherited as ignored must stay ignored: signal.Notify would install a
-	// handler for it, and the command would then inherit the default action
-	// instead of SIG_IGN.
-	forwarded := forwardedSignals()
-	sigs := make(chan os.Signal, len(forwarded))
-	for _, s := range forwarded {
-		if !signal.Ignored(s) {
-			signal.Notify(sigs, s)
-		}
+	// through Pdeathsig, kill the command without a grace period.
+	sigs := c.Signals
+	if sigs == nil {
+		sigs = Subscribe()
+		defer sigs.Stop()
 	}
-	defer signal.Stop(sigs)
+	if sig := sigs.pending(); sig != 0 {
+		return &SignalError{Name: name, Signal: sig}
+	}
 
 	// Pdeathsig fires when the OS thread that forked the child exits, not
 	// when the process does. The Go runtime ends a thread when a goroutine
@@ -144,25 +146,76 @@ func (c *Command) Run(ctx context.Context) error {
 	if err != nil {
 		return startError(name, path, err)
 	}
-	return c.supervise(ctx, name, proc, sigs)
+	return c.supervise(ctx, name, proc, sigs.c)
 }
 
-// supervise waits for the started command, stopping its process group when
-// ctx is done, forwarding signals, and escalating to SIGKILL.
+// supervise waits for the started command while a watcher goroutine stops
+// its process group when ctx is done, forwards signals and escalates to
+// SIGKILL. The wait itself is a blocking waitid(2) on this goroutine, which
+// Run has locked to its thread: when the command exits, the thread simply
+// returns from the system call, where waiting on a channel would make the
+// runtime hand this goroutine back to its locked thread, a switch between
+// threads that costs more than the rest of the wait on a busy machine.
 func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, sigs <-chan os.Signal) error {
 	started := time.Now()
-	pgid := proc.Pid // Setpgid with Pgid 0: the group's id is the leader's pid
 	killAfter := c.KillAfter
 	if killAfter <= 0 {
 		killAfter = DefaultKillAfter
 	}
+	w := &watcher{pgid: proc.Pid} // Setpgid with Pgid 0: the group's id is the leader's pid
+	exited := make(chan struct{})
+	go w.watch(ctx, sigs, killAfter, exited)
 
-	exited := make(chan error, 1)
-	go func() { exited <- waitExited(proc.Pid) }()
+	err := waitExited(proc.Pid)
+	timedOut, cause := w.finish()
+	close(exited)
+	if err != nil {
+		// Someone else reaped the command, so its pid, and with it the
+		// group id, may already name a stranger.
+		_ = proc.Release()
+		return fmt.Errorf("wait for %s: %w", name, err)
+	}
+	// The command is a zombie holding its pid, so the group id still means
+	// its group: clear out what it left behind.
+	_ = signalGroup(w.pgid, syscall.SIGKILL)
+	state, err := proc.Wait()
+	if err != nil {
+		return fmt.Errorf("wait for %s: %w", name, err)
+	}
+	e := &ExitError{
+		Name:     name,
+		Code:     state.ExitCode(), // -1 when a signal ended it
+		TimedOut: timedOut,
+		Cause:    cause,
+		Elapsed:  time.Since(started),
+	}
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		e.Signal = ws.Signal()
+	}
+	if e.Code == 0 && !timedOut {
+		return nil
+	}
+	return e
+}
 
+// watcher signals one command's process group on behalf of supervise, until
+// supervise calls finish.
+type watcher struct {
+	pgid int
+
+	mu       sync.Mutex
+	finished bool  // the command has exited: signal nothing more
+	timedOut bool  // ctx was done while the command ran
+	cause    error // context.Cause(ctx) when timedOut
+}
+
+// watch stops the group when ctx is done, forwards signals from sigs, and
+// SIGKILLs the group killAfter after asking it to stop, until exited is
+// closed. SIGCONT follows each stop signal so that a stopped process can act
+// on it, as coreutils timeout does. Once the group has been asked to stop,
+// any further signal SIGKILLs it at once.
+func (w *watcher) watch(ctx context.Context, sigs <-chan os.Signal, killAfter time.Duration, exited <-chan struct{}) {
 	var (
-		timedOut  bool
-		cause     error
 		killTimer *time.Timer // set once the group has been asked to stop
 		kill      <-chan time.Time
 	)
@@ -171,67 +224,71 @@ func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, 
 			killTimer.Stop()
 		}
 	}()
-	// stop asks the group to stop with sig and arms the SIGKILL timer.
-	// SIGCONT follows so that a stopped process can act on sig, as
-	// coreutils timeout does. Signalling errors other than ESRCH (EPERM
-	// after a set-user-ID exec) leave nothing better to do than wait.
 	stop := func(sig syscall.Signal) {
-		_ = signalGroup(pgid, sig)
-		_ = signalGroup(pgid, syscall.SIGCONT)
+		w.signal(sig, syscall.SIGCONT)
 		if killTimer == nil {
 			killTimer = time.NewTimer(killAfter)
 			kill = killTimer.C
 		}
 	}
-
 	done := ctx.Done()
 	for {
 		select {
+		case <-exited:
+			return
 		case <-done:
 			done = nil
-			timedOut, cause = true, context.Cause(ctx)
-			stop(syscall.SIGTERM)
+			if w.timeOut(context.Cause(ctx)) {
+				stop(syscall.SIGTERM)
+			}
 		case s := <-sigs:
 			if killTimer != nil {
 				// Asked again while stopping: no more grace.
-				_ = signalGroup(pgid, syscall.SIGKILL)
+				w.signal(syscall.SIGKILL)
 				continue
 			}
 			sig, _ := s.(syscall.Signal)
 			stop(sig)
 		case <-kill:
 			kill = nil
-			_ = signalGroup(pgid, syscall.SIGKILL)
-		case err := <-exited:
-			if err != nil {
-				// Someone else reaped the command, so its pid, and with
-				// it the group id, may already name a stranger.
-				_ = proc.Release()
-				return fmt.Errorf("wait for %s: %w", name, err)
-			}
-			// The command is a zombie holding its pid, so the group id
-			// still means its group: clear out what it left behind.
-			_ = signalGroup(pgid, syscall.SIGKILL)
-			state, err := proc.Wait()
-			if err != nil {
-				return fmt.Errorf("wait for %s: %w", name, err)
-			}
-			e := &ExitError{
-				Name:     name,
-				Code:     state.ExitCode(), // -1 when a signal ended it
-				TimedOut: timedOut,
-				Cause:    cause,
-				Elapsed:  time.Since(started),
-			}
-			if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				e.Signal = ws.Signal()
-			}
-			if e.Code == 0 && !timedOut {
-				return nil
-			}
-			return e
+			w.signal(syscall.SIGKILL)
 		}
 	}
+}
+
+// timeOut records that ctx was done while the command ran, and reports
+// whether that happened before the command exited.
+func (w *watcher) timeOut(cause error) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return false
+	}
+	w.timedOut, w.cause = true, cause
+	return true
+}
+
+// signal sends each of sigs to the group unless the command has exited.
+// Errors other than ESRCH (EPERM after a set-user-ID exec) leave nothing
+// better to do than wait, so they are dropped.
+func (w *watcher) signal(sigs ...syscall.Signal) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return
+	}
+	for _, sig := range sigs {
+		_ = signalGroup(w.pgid, sig)
+	}
+}
+
+// finish stops all signalling, so that the command can be reaped and its
+// pid reused without risk, and reports whether ctx was done while it ran.
+func (w *watcher) finish() (timedOut bool, cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finished = true
+	return w.timedOut, w.cause
 }
 
 // orDevNull returns f, or devNull when f is nil.
