@@ -71,13 +71,24 @@ type Client struct {
 	// Retrying, when set, hears of every failed attempt that will be
 	// retried and how long the client waits first.
 	Retrying func(err error, wait time.Duration)
+
+	transport *http.Transport // the one NewClient made, which dials with dialer
+	dialer    *earlyDialer    // for Preconnect
 }
 
-// NewClient returns a Client for the monitoring prefix base.
+// NewClient returns a Client for the monitoring prefix base. Its HTTP
+// client has the settings of http.DefaultTransport (proxy from the
+// environment, timeouts, HTTP/2) and a dialer that Preconnect can start
+// early.
 func NewClient(base *url.URL) *Client {
+	d := &earlyDialer{Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = d.DialContext
 	return &Client{
-		HTTP:    &http.Client{CheckRedirect: checkRedirect},
-		BaseURL: base,
+		HTTP:      &http.Client{Transport: tr, CheckRedirect: checkRedirect},
+		BaseURL:   base,
+		transport: tr,
+		dialer:    d,
 	}
 }
 

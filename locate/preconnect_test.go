@@ -1,0 +1,121 @@
+package locate_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// connServer is a plain-HTTP server that records its connections' states.
+type connServer struct {
+	*httptest.Server
+
+	mu     sync.Mutex
+	states []http.ConnState // in the order they happened, over all connections
+}
+
+func startConnServer(t *testing.T) *connServer {
+	t.Helper()
+	s := &connServer{}
+	// The answer's content does not matter here, only that a request came.
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.states = append(s.states, state)
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// count returns how many times a connection entered state.
+func (s *connServer) count(state http.ConnState) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, st := range s.states {
+		if st == state {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor polls cond until it holds, failing the test after 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	limit := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(limit) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPreconnectConnectsBeforeTheRequest(t *testing.T) {
+	srv := startConnServer(t)
+	c := newClient(t, srv.URL+"/v2/platform/monitoring/")
+	c.Preconnect(getContext(t, 10*time.Second))
+	waitFor(t, "the connection Preconnect starts", func() bool { return srv.count(http.StateNew) == 1 })
+	if n := srv.count(http.StateActive); n != 0 {
+		t.Fatalf("%d requests before Get", n)
+	}
+
+	ts, _ := newTokenSource(t)
+	if _, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign); err == nil {
+		t.Fatal("Get succeeded on a 403")
+	}
+	if n, a := srv.count(http.StateNew), srv.count(http.StateActive); n != 1 || a != 1 {
+		t.Errorf("server saw %d connections and %d requests, want the request on the preconnected connection", n, a)
+	}
+}
+
+func TestPreconnectUnusedIsClosed(t *testing.T) {
+	srv := startConnServer(t)
+	c := newClient(t, srv.URL+"/v2/platform/monitoring/")
+	c.Preconnect(getContext(t, 10*time.Second))
+	waitFor(t, "the connection Preconnect starts", func() bool { return srv.count(http.StateNew) == 1 })
+	c.CloseIdleConnections()
+	waitFor(t, "the unused connection to close", func() bool { return srv.count(http.StateClosed) == 1 })
+}
+
+func TestPreconnectSkipsProxy(t *testing.T) {
+	srv := startConnServer(t)
+	c := newClient(t, srv.URL+"/v2/platform/monitoring/")
+	tr, ok := c.HTTP.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("NewClient's transport is a %T", c.HTTP.Transport)
+	}
+	// A proxy that refuses every request: any connection to srv would be
+	// Preconnect's.
+	proxy := startConnServer(t)
+	proxyURL, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Proxy = http.ProxyURL(proxyURL)
+	c.Preconnect(getContext(t, 10*time.Second))
+
+	ts, _ := newTokenSource(t)
+	if _, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign); err == nil {
+		t.Fatal("Get succeeded through a proxy that refuses")
+	}
+	if n := proxy.count(http.StateActive); n != 1 {
+		t.Errorf("proxy saw %d requests, want 1", n)
+	}
+	if n := srv.count(http.StateNew); n != 0 {
+		t.Errorf("Preconnect connected to locate %d times despite the proxy", n)
+	}
+	// Without the proxy, the same client does connect early.
+	tr.Proxy = nil
+	c.Preconnect(getContext(t, 10*time.Second))
+	waitFor(t, "the connection Preconnect starts without a proxy", func() bool { return srv.count(http.StateNew) == 1 })
+}
