@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
@@ -348,4 +354,61 @@ func dropConnection(rw http.ResponseWriter, req *http.Request) {
 // hang answers only when the client gives up on the attempt.
 func hang(rw http.ResponseWriter, req *http.Request) {
 	<-req.Context().Done()
+}
+
+// TestSignalWhileAskingLocate: a signal that arrives while locate is asked
+// ends the run with 128+N and one line, and the command never starts.
+func TestSignalWhileAskingLocate(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			f := newFixture(t)
+			// The first attempt fails at once and the second hangs: the
+			// retry's wait (250ms) leaves the subscription, which starts
+			// before the first request, ample time to be in place.
+			f.emu.Inject(dropConnection, hang)
+			ran, command := f.saveVar("MONITORING_URL")
+			cmd := osexec.Command(binary, append(f.flags("-timeout=60s"), command...)...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(exited) }()
+			t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+
+			waitUntil(t, "the second request", func() bool { return f.emu.Requests() == 2 })
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("still running 10s after %v", sig)
+			}
+			if got, want := cmd.ProcessState.ExitCode(), 128+int(sig); got != want {
+				t.Errorf("exit status %d, want %d; stderr %q", got, want, stderr.String())
+			}
+			want := fmt.Sprintf("monitoring-token: stopped by signal %d (%v) before the command started\n", int(sig), sig)
+			if stderr.String() != want {
+				t.Errorf("stderr %q, want %q", stderr.String(), want)
+			}
+			if _, err := os.Stat(ran); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the command ran (stat: %v)", err)
+			}
+		})
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after 10s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	limit := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(limit) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

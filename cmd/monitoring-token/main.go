@@ -58,6 +58,13 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 	if len(cfg.fromEnv) > 0 {
 		logx.Debug.Printf("flags from the environment: -%s", strings.Join(cfg.fromEnv, ", -"))
 	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	client := locate.NewClient(cfg.locateURL)
+	if cfg.serviceURL {
+		// DNS and the TCP handshake go on while the key is read.
+		client.Preconnect(ctx)
+	}
 	signer, err := token.LoadSigner(cfg.keyPath)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
@@ -68,8 +75,6 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 	if signer.KeyID() == "" {
 		log.Printf("warning: signer key %s has no \"kid\"; locate picks its verify key by kid, so add the kid registered with locate", cfg.keyPath)
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	defer cancel()
 
 	sign := func() (string, error) {
 		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
@@ -79,7 +84,6 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 		}
 		return tok, err
 	}
-	client := locate.NewClient(cfg.locateURL)
 	client.UserAgent = "monitoring-token/" + version()
 	// A quarter of -timeout per attempt leaves room to retry a locate
 	// instance that hangs.
@@ -87,7 +91,22 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 	client.Retrying = func(err error, wait time.Duration) {
 		logx.Debug.Printf("%s; retrying in %v", token.Redact(err.Error()), wait.Round(time.Millisecond))
 	}
-	vars, err := serviceVariables(ctx, cfg, client, sign)
+	// Signals to forward are caught from here on, while locate is asked,
+	// so that the runtime sets up their delivery during the wait for the
+	// answer instead of just before the command starts. One that arrives
+	// meanwhile cancels the request and the command is not run.
+	var sigs *exec.Signals
+	lctx, stopWatch := ctx, func() {}
+	if !cfg.print {
+		sigs = exec.Subscribe()
+		lctx, stopWatch = sigs.Watch(ctx)
+	}
+	vars, err := serviceVariables(lctx, cfg, client, sign)
+	stopWatch()
+	var stopped *exec.SignalError
+	if errors.As(context.Cause(lctx), &stopped) {
+		return stopped
+	}
 	if errors.Is(err, locate.ErrUnauthorized) {
 		return fmt.Errorf("%w; check that locate holds the public key for kid %q, that this host's clock is right (locate allows no skew) and -token-lifetime", err, signer.KeyID())
 	}
@@ -108,7 +127,7 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 		}
 		env = env.Set(v.name, v.value)
 	}
-	cmd := &exec.Command{Args: cfg.command, Env: env, KillAfter: cfg.killAfter}
+	cmd := &exec.Command{Args: cfg.command, Env: env, KillAfter: cfg.killAfter, Signals: sigs}
 	if cfg.debug {
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 	}

@@ -41,7 +41,7 @@ Exit status:
   125      monitoring-token failed; the command did not run
   126      the command was found but could not be executed
   127      the command was not found
-  128+N    the command died from signal N
+  128+N    the command died from signal N, or signal N came before it started
 
 Examples:
   monitoring-token -monitoring-signer-key=/secrets/monitoring.jwk \
