@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,10 +70,16 @@ func parse(args []string) (*config, error) {
 	return cfg, nil
 }
 
-// sample is one run: wall time and peak RSS in KiB.
+// throughputRounds is how many times each way of streaming runs.
+const throughputRounds = 5
+
+// rssRuns is how many times each variant runs for its peak RSS, which
+// varies far less than its wall time.
+const rssRuns = 10
+
+// sample is one timed run.
 type sample struct {
-	wall   time.Duration
-	rssKiB int64
+	wall time.Duration
 }
 
 // variant is one way of running /bin/true.
@@ -81,6 +88,7 @@ type variant struct {
 	args    []string
 	env     []string
 	samples []sample
+	rssKiB  []int64 // peak RSS of each run in the RSS pass
 }
 
 func run(args []string, out io.Writer) error {
@@ -127,37 +135,49 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 	}
+	// Each round runs the variants in a fresh random order: a run pays for
+	// some of the work of the one before it (the kernel tearing down the
+	// exited process, this process's emulator closing its connection), so a
+	// fixed order A B C would charge B for A and C for B every time.
+	for range cfg.n {
+		order := slices.Clone(variants)
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, v := range order {
+			s, err := once(v)
+			if err != nil {
+				return err
+			}
+			v.samples = append(v.samples, s)
+		}
+	}
+	// Peak RSS in a pass of its own, so that the runs under GNU time do not
+	// sit between the timed ones.
 	rss := rssViaWait4
 	if _, err := os.Stat(cfg.gnuTime); cfg.gnuTime != "" && err == nil {
 		rss = func(v *variant) (int64, error) { return rssViaTime(cfg.gnuTime, dir, v) }
 	} else {
 		fmt.Fprintf(out, "note: no GNU time (-time %q); peak RSS is from wait4 and never below this program's own (%d KiB)\n", cfg.gnuTime, ownPeakKiB())
 	}
-	// Alternate A B C A B C … so drift in the machine hits all alike. Each
-	// round times a bare run, then measures peak RSS in a second run.
-	for range cfg.n {
+	for range rssRuns {
 		for _, v := range variants {
-			s, err := once(v)
+			kib, err := rss(v)
 			if err != nil {
 				return err
 			}
-			if s.rssKiB, err = rss(v); err != nil {
-				return err
-			}
-			v.samples = append(v.samples, s)
+			v.rssKiB = append(v.rssKiB, kib)
 		}
 	}
 
-	fmt.Fprintf(out, "whole run, %d runs each, alternating (median wall, p90 wall, median peak RSS):\n", cfg.n)
+	fmt.Fprintf(out, "whole run, %d runs each in shuffled rounds (median wall, p90 wall; median peak RSS of %d more):\n", cfg.n, rssRuns)
 	for _, v := range variants {
 		fmt.Fprintf(out, "  %-17s %9v %9v %8d KiB\n", v.name,
 			time.Duration(median(v.samples, wallOf)).Round(time.Microsecond),
 			time.Duration(quantile(v.samples, wallOf, 0.9)).Round(time.Microsecond),
-			median(v.samples, rssOf))
+			medianInt(v.rssKiB))
 	}
 	floor, mt := variants[1], variants[2]
 	fw, mw := median(floor.samples, wallOf), median(mt.samples, wallOf)
-	fr, mr := median(floor.samples, rssOf), median(mt.samples, rssOf)
+	fr, mr := medianInt(floor.rssKiB), medianInt(mt.rssKiB)
 	wallRatio := float64(mw) / float64(fw)
 	fmt.Fprintf(out, "  wall monitoring-token/floor = %.3f (target <= %.2f) %s\n", wallRatio, maxWallRatio, verdict(wallRatio <= maxWallRatio))
 	fmt.Fprintf(out, "  RSS  monitoring-token-floor = %+d KiB, ratio %.3f (target <= +%d KiB) %s\n", mr-fr, float64(mr)/float64(fr), maxExtraRSSKiB, verdict(mr-fr <= maxExtraRSSKiB))
@@ -175,21 +195,28 @@ func run(args []string, out io.Writer) error {
 	stream := []string{"sh", "-c", fmt.Sprintf("head -c %d /dev/zero", size)}
 	direct := &variant{name: "sh directly", args: stream}
 	through := &variant{name: "monitoring-token", args: append([]string{cfg.monitoring, "-logx.debug", "-machine=" + machine, "--"}, stream...), env: env}
-	// Three alternating rounds; the median of each is reported.
+	// Alternating rounds, each variant first in every other one; the
+	// median of each is reported.
 	var dr, tr []float64
-	for range 3 {
-		r, err := throughput(direct, size)
-		if err != nil {
-			return err
+	for i := range throughputRounds {
+		pair := []*variant{direct, through}
+		if i%2 == 1 {
+			pair[0], pair[1] = through, direct
 		}
-		dr = append(dr, r)
-		if r, err = throughput(through, size); err != nil {
-			return err
+		for _, v := range pair {
+			r, err := throughput(v, size)
+			if err != nil {
+				return err
+			}
+			if v == direct {
+				dr = append(dr, r)
+			} else {
+				tr = append(tr, r)
+			}
 		}
-		tr = append(tr, r)
 	}
 	d, t := medianFloat(dr), medianFloat(tr)
-	fmt.Fprintf(out, "debug-mode stdout throughput, %d MiB to a pipe (median of 3):\n", size>>20)
+	fmt.Fprintf(out, "debug-mode stdout throughput, %d MiB to a pipe (median of %d):\n", size>>20, throughputRounds)
 	fmt.Fprintf(out, "  %-17s %8.0f MB/s\n", direct.name, d)
 	fmt.Fprintf(out, "  %-17s %8.0f MB/s\n", through.name, t)
 	fmt.Fprintf(out, "  ratio monitoring-token/direct = %.3f (target >= %.2f) %s\n", t/d, minThroughput, verdict(t/d >= minThroughput))
@@ -299,7 +326,12 @@ func throughput(v *variant, size int64) (float64, error) {
 }
 
 func wallOf(s sample) int64 { return int64(s.wall) }
-func rssOf(s sample) int64  { return s.rssKiB }
+
+func medianInt(vs []int64) int64 {
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	return vs[len(vs)/2]
+}
 
 // median returns the median of f over ss.
 func median(ss []sample, f func(sample) int64) int64 { return quantile(ss, f, 0.5) }
