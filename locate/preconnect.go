@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -76,7 +77,8 @@ func (d *earlyDialer) start(ctx context.Context, addr string) {
 func (d *earlyDialer) take(network, addr string) chan dialed {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.pending == nil || network != "tcp" || addr != d.addr {
+	// Host names are compared without regard to case, as DNS does.
+	if d.pending == nil || network != "tcp" || !strings.EqualFold(addr, d.addr) {
 		return nil
 	}
 	ch := d.pending
