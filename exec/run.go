@@ -129,14 +129,14 @@ func (c *Command) Run(ctx context.Context) error {
 	// from once we leave it. Locking this goroutine to its thread from
 	// before the fork until the child has been reaped keeps that thread
 	// ours alone, so only the death of this process fires Pdeathsig. The
-	// cost is one parked OS thread per running command.
+	// cost is one OS thread per running command, blocked in waitid.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
 	// os.StartProcess rather than os/exec.Cmd: with *os.File I/O there is
 	// nothing for Cmd's copying goroutines and WaitDelay to do, and its
 	// Cancel and WaitDelay signal the child alone, not its group, and know
-	// nothing of forwarded signals. One select loop in supervise covers
+	// nothing of forwarded signals. One select loop in the watcher covers
 	// timeout, forwarding and escalation for the whole group.
 	proc, err := os.StartProcess(path, c.Args, &os.ProcAttr{
 		Env:   append([]string{}, c.Env...), // non-nil: nil would mean our own environment
