@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/monitoring-token/monitoring-token/exec"
+	"github.com/monitoring-token/monitoring-token/internal/poll"
 )
 
 // Environment of the test binary when it runs as a wrapper (see wrap).
@@ -384,7 +385,7 @@ func TestSignalBeforeRun(t *testing.T) {
 			cmd := wrapperCommand(t, patience, sh(`echo ran > "$1"`, ran)...)
 			cmd.Env = append(cmd.Env, signalsEnv+"="+watch, readyEnv+"="+ready)
 			w := startWrapper(t, cmd)
-			waitFor(t, "the wrapper to subscribe", func() bool {
+			poll.Until(t, "the wrapper to subscribe", func() bool {
 				_, err := os.Stat(ready)
 				return err == nil
 			})
@@ -435,7 +436,7 @@ func TestForwardedSignalEscalates(t *testing.T) {
 		pids := readPIDs(t, pidFile, 2)
 
 		w.signal(t, syscall.SIGTERM)
-		waitFor(t, "the command to log the forwarded SIGTERM", func() bool {
+		poll.Until(t, "the command to log the forwarded SIGTERM", func() bool {
 			b, _ := os.ReadFile(logFile)
 			return string(b) == "TERM\n"
 		})
@@ -614,24 +615,12 @@ func run(t *testing.T, ctx context.Context, c *exec.Command) error {
 	return wait(t, c, start(ctx, c))
 }
 
-// waitFor polls cond until it holds, failing the test after deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	limit := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(limit) {
-			t.Fatalf("gave up waiting %v for %s", deadline, what)
-		}
-		time.Sleep(tick)
-	}
-}
-
 // readPIDs waits until the file at path holds n lines and returns the pids
 // on them. If the test fails, those still alive are SIGKILLed at cleanup.
 func readPIDs(t *testing.T, path string, n int) []int {
 	t.Helper()
 	var lines []string
-	waitFor(t, fmt.Sprintf("%d pids in %s", n, path), func() bool {
+	poll.Until(t, fmt.Sprintf("%d pids in %s", n, path), func() bool {
 		b, _ := os.ReadFile(path)
 		lines = strings.Split(string(b), "\n")
 		return len(lines) > n // complete lines only: the last element is after the final newline

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/monitoring-token/monitoring-token/internal/poll"
 )
 
 // connServer is a plain-HTTP server that records its connections' states.
@@ -48,23 +50,11 @@ func (s *connServer) count(state http.ConnState) int {
 	return n
 }
 
-// waitFor polls cond until it holds, failing the test after 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	limit := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(limit) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestPreconnectConnectsBeforeTheRequest(t *testing.T) {
 	srv := startConnServer(t)
 	c := newClient(t, srv.URL+"/v2/platform/monitoring/")
 	c.Preconnect(getContext(t, 10*time.Second))
-	waitFor(t, "the connection Preconnect starts", func() bool { return srv.count(http.StateNew) == 1 })
+	poll.Until(t, "the connection Preconnect starts", func() bool { return srv.count(http.StateNew) == 1 })
 	if n := srv.count(http.StateActive); n != 0 {
 		t.Fatalf("%d requests before Get", n)
 	}
@@ -82,9 +72,9 @@ func TestPreconnectUnusedIsClosed(t *testing.T) {
 	srv := startConnServer(t)
 	c := newClient(t, srv.URL+"/v2/platform/monitoring/")
 	c.Preconnect(getContext(t, 10*time.Second))
-	waitFor(t, "the connection Preconnect starts", func() bool { return srv.count(http.StateNew) == 1 })
+	poll.Until(t, "the connection Preconnect starts", func() bool { return srv.count(http.StateNew) == 1 })
 	c.CloseIdleConnections()
-	waitFor(t, "the unused connection to close", func() bool { return srv.count(http.StateClosed) == 1 })
+	poll.Until(t, "the unused connection to close", func() bool { return srv.count(http.StateClosed) == 1 })
 }
 
 func TestPreconnectSkipsProxy(t *testing.T) {
@@ -117,5 +107,5 @@ func TestPreconnectSkipsProxy(t *testing.T) {
 	// Without the proxy, the same client does connect early.
 	tr.Proxy = nil
 	c.Preconnect(getContext(t, 10*time.Second))
-	waitFor(t, "the connection Preconnect starts without a proxy", func() bool { return srv.count(http.StateNew) == 1 })
+	poll.Until(t, "the connection Preconnect starts without a proxy", func() bool { return srv.count(http.StateNew) == 1 })
 }

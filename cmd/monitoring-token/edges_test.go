@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monitoring-token/monitoring-token/internal/poll"
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
 	"github.com/monitoring-token/monitoring-token/token"
@@ -378,7 +379,7 @@ func TestSignalWhileAskingLocate(t *testing.T) {
 			go func() { _ = cmd.Wait(); close(exited) }()
 			t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
 
-			waitUntil(t, "the second request", func() bool { return f.emu.Requests() == 2 })
+			poll.Until(t, "the second request", func() bool { return f.emu.Requests() == 2 })
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
@@ -398,17 +399,5 @@ func TestSignalWhileAskingLocate(t *testing.T) {
 				t.Errorf("the command ran (stat: %v)", err)
 			}
 		})
-	}
-}
-
-// waitUntil polls cond until it holds, failing the test after 10s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	limit := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(limit) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
