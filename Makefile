@@ -32,7 +32,7 @@ fuzz:
 bench:
 	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/... ./bench/floor
 	$(GO) test -run='^$$' -bench=. -benchmem ./token/ ./locate/ ./exec/
-	$(GO) run ./bench/wholerun -n 100 -monitoring-token $(BIN)/monitoring-token -floor $(BIN)/floor
+	$(GO) run ./bench/wholerun -n 200 -monitoring-token $(BIN)/monitoring-token -floor $(BIN)/floor
 
 clean:
 	rm -rf $(BIN)

@@ -195,9 +195,8 @@ func run(args []string, out io.Writer) error {
 	stream := []string{"sh", "-c", fmt.Sprintf("head -c %d /dev/zero", size)}
 	direct := &variant{name: "sh directly", args: stream}
 	through := &variant{name: "monitoring-token", args: append([]string{cfg.monitoring, "-logx.debug", "-machine=" + machine, "--"}, stream...), env: env}
-	// Alternating rounds, each variant first in every other one; the
-	// median of each is reported.
-	var dr, tr []float64
+	// Alternating rounds, each variant first in every other one.
+	var dr, tr []rates
 	for i := range throughputRounds {
 		pair := []*variant{direct, through}
 		if i%2 == 1 {
@@ -215,15 +214,25 @@ func run(args []string, out io.Writer) error {
 			}
 		}
 	}
-	// The verdict goes by the best run of each: the copy does not pass
-	// through monitoring-token, so only interference from the rest of the
-	// machine, which can only slow a run, separates runs of one kind.
-	d, t := slices.Max(dr), slices.Max(tr)
-	fmt.Fprintf(out, "debug-mode stdout throughput, %d MiB to a pipe, %d runs each (best, median):\n", size>>20, throughputRounds)
-	fmt.Fprintf(out, "  %-17s %8.0f MB/s %8.0f MB/s\n", direct.name, d, medianFloat(dr))
-	fmt.Fprintf(out, "  %-17s %8.0f MB/s %8.0f MB/s\n", through.name, t, medianFloat(tr))
-	fmt.Fprintf(out, "  ratio monitoring-token/direct = %.3f best, %.3f median (target >= %.2f) %s\n",
-		t/d, medianFloat(tr)/medianFloat(dr), minThroughput, verdict(t/d >= minThroughput))
+	// The verdict is on the output stream, from its first byte to its
+	// last: the target is about how output passes, and the whole run's
+	// start-up has a target of its own above. The stream does not pass
+	// through monitoring-token, so both kinds of run do the same work and
+	// the ratio of their medians should be 1; the best runs are printed
+	// too, and the whole-run rates, start-up included.
+	streamed := func(r rates) float64 { return r.stream }
+	whole := func(r rates) float64 { return r.whole }
+	fmt.Fprintf(out, "debug-mode stdout throughput, %d MiB to a pipe, %d runs each (best and median MB/s; stream: first byte to last, whole: start to exit):\n", size>>20, throughputRounds)
+	for _, row := range []struct {
+		name string
+		rs   []rates
+	}{{direct.name, dr}, {through.name, tr}} {
+		fmt.Fprintf(out, "  %-17s stream %6.0f %6.0f   whole %6.0f %6.0f\n", row.name,
+			best(row.rs, streamed), medianOf(row.rs, streamed), best(row.rs, whole), medianOf(row.rs, whole))
+	}
+	ratio := medianOf(tr, streamed) / medianOf(dr, streamed)
+	fmt.Fprintf(out, "  ratio monitoring-token/direct = %.3f stream, median (best %.3f; whole run: median %.3f, best %.3f) (target >= %.2f) %s\n",
+		ratio, best(tr, streamed)/best(dr, streamed), medianOf(tr, whole)/medianOf(dr, whole), best(tr, whole)/best(dr, whole), minThroughput, verdict(ratio >= minThroughput))
 	return nil
 }
 
@@ -294,39 +303,74 @@ func ownPeakKiB() int64 {
 	return -1
 }
 
-// throughput runs v with stdout to a pipe that is read and discarded, and
-// returns MB/s; the command must write exactly size bytes.
-func throughput(v *variant, size int64) (float64, error) {
+// rates is one streaming run's throughput in MB/s.
+type rates struct {
+	stream float64 // from the first byte read to the end of output
+	whole  float64 // from start to exit
+}
+
+// throughput runs v with stdout to a pipe that is read and discarded; the
+// command must write exactly size bytes.
+func throughput(v *variant, size int64) (rates, error) {
 	cmd := exec.Command(v.args[0], v.args[1:]...)
 	cmd.Env = v.env
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, err
+		return rates{}, err
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("%s: %w", v.name, err)
+		return rates{}, fmt.Errorf("%s: %w", v.name, err)
 	}
 	buf := make([]byte, 1<<20)
-	var n int64
+	var (
+		n, first   int64 // bytes read in all and in the first read
+		firstAt    time.Time
+		lastByteAt time.Time
+	)
 	for {
 		k, err := pipe.Read(buf)
+		if k > 0 && firstAt.IsZero() {
+			firstAt, first = time.Now(), int64(k)
+		}
 		n += int64(k)
 		if err == io.EOF {
+			lastByteAt = time.Now()
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("%s: read: %w", v.name, err)
+			return rates{}, fmt.Errorf("%s: read: %w", v.name, err)
 		}
 	}
 	if err := cmd.Wait(); err != nil {
-		return 0, fmt.Errorf("%s: %w", v.name, err)
+		return rates{}, fmt.Errorf("%s: %w", v.name, err)
 	}
-	secs := time.Since(start).Seconds()
+	end := time.Now()
 	if n != size {
-		return 0, fmt.Errorf("%s: read %d bytes, want %d", v.name, n, size)
+		return rates{}, fmt.Errorf("%s: read %d bytes, want %d", v.name, n, size)
 	}
-	return float64(n) / 1e6 / secs, nil
+	return rates{
+		stream: float64(n-first) / 1e6 / lastByteAt.Sub(firstAt).Seconds(),
+		whole:  float64(n) / 1e6 / end.Sub(start).Seconds(),
+	}, nil
+}
+
+// best returns the highest f over rs.
+func best(rs []rates, f func(rates) float64) float64 {
+	b := 0.0
+	for _, r := range rs {
+		b = max(b, f(r))
+	}
+	return b
+}
+
+// medianOf returns the median of f over rs.
+func medianOf(rs []rates, f func(rates) float64) float64 {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		vs[i] = f(r)
+	}
+	return medianFloat(vs)
 }
 
 func wallOf(s sample) int64 { return int64(s.wall) }
