@@ -65,6 +65,14 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 		// DNS and the TCP handshake go on while the key is read.
 		client.Preconnect(ctx)
 	}
+	// So does setting up the delivery of the signals to forward, which
+	// costs the runtime several switches between threads. A signal that
+	// arrives from here until the command starts stops the run (see Watch
+	// below).
+	var sigs *exec.Signals
+	if !cfg.print {
+		sigs = exec.Subscribe()
+	}
 	signer, err := token.LoadSigner(cfg.keyPath)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
@@ -91,14 +99,10 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 	client.Retrying = func(err error, wait time.Duration) {
 		logx.Debug.Printf("%s; retrying in %v", token.Redact(err.Error()), wait.Round(time.Millisecond))
 	}
-	// Signals to forward are caught from here on, while locate is asked,
-	// so that the runtime sets up their delivery during the wait for the
-	// answer instead of just before the command starts. One that arrives
-	// meanwhile cancels the request and the command is not run.
-	var sigs *exec.Signals
+	// A signal while locate is asked cancels the request, and the command
+	// is not run.
 	lctx, stopWatch := ctx, func() {}
-	if !cfg.print {
-		sigs = exec.Subscribe()
+	if sigs != nil {
 		lctx, stopWatch = sigs.Watch(ctx)
 	}
 	vars, err := serviceVariables(lctx, cfg, client, sign)
