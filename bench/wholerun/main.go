@@ -71,7 +71,7 @@ func parse(args []string) (*config, error) {
 }
 
 // throughputRounds is how many times each way of streaming runs.
-const throughputRounds = 10
+const throughputRounds = 20
 
 // rssRuns is how many times each variant runs for its peak RSS, which
 // varies far less than its wall time.
