@@ -115,6 +115,17 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// Run copies, so that both programs start from the same page-cache
+	// state: a binary the Go linker has just written (through mmap) sits
+	// in the page cache in small pieces and, on the VM these figures come
+	// from, takes ~1 ms longer to start than a copy of itself, which is
+	// what an installed binary, or one read back from disk, looks like.
+	installed := cfg.monitoring
+	for _, p := range []*string{&cfg.monitoring, &cfg.floor} {
+		if *p, err = copyExecutable(*p, dir); err != nil {
+			return err
+		}
+	}
 	keyPath := filepath.Join(dir, "key.jwk")
 	if err := os.WriteFile(keyPath, kp.Private, 0o600); err != nil {
 		return err
@@ -186,7 +197,7 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "binary %s: %d bytes (%.2f MB; target <= %.1f MB) %s\n", cfg.monitoring, fi.Size(), float64(fi.Size())/1e6, maxBinaryBytes/1e6, verdict(float64(fi.Size()) <= maxBinaryBytes))
+	fmt.Fprintf(out, "binary %s: %d bytes (%.2f MB; target <= %.1f MB) %s\n", installed, fi.Size(), float64(fi.Size())/1e6, maxBinaryBytes/1e6, verdict(float64(fi.Size()) <= maxBinaryBytes))
 
 	size := int64(1 << 30)
 	if cfg.quick {
@@ -234,6 +245,17 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "  ratio monitoring-token/direct = %.3f stream, median (best %.3f; whole run: median %.3f, best %.3f) (target >= %.2f) %s\n",
 		ratio, best(tr, streamed)/best(dr, streamed), medianOf(tr, whole)/medianOf(dr, whole), best(tr, whole)/best(dr, whole), minThroughput, verdict(ratio >= minThroughput))
 	return nil
+}
+
+// copyExecutable copies the executable at path into dir and returns the
+// copy's path.
+func copyExecutable(path, dir string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, filepath.Base(path))
+	return dst, os.WriteFile(dst, b, 0o755)
 }
 
 // once runs v with its output to /dev/null and times it.
