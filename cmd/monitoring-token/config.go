@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,11 +29,49 @@ const (
 // exampleMachine is shown when -machine does not parse.
 const exampleMachine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 
+// envPrefix starts the environment variable of every flag: -machine is read
+// from MONITORING_TOKEN_MACHINE. The prefix keeps monitoring-token's
+// configuration apart from the variables of the clients it runs, which read
+// their flags from variables named after them too (ndt7-client's
+// -service-url from SERVICE_URL).
+const envPrefix = "MONITORING_TOKEN_"
+
+// sharedNames are the variables read besides the prefixed ones: the names the
+// original m-lab/locate monitoring-token documents and M-Lab's deployments
+// set. The prefixed name wins when both are set.
+var sharedNames = map[string]string{
+	"locate-url":            "LOCATE_URL",
+	"monitoring-signer-key": "MONITORING_SIGNER_KEY",
+	"logx.debug":            "LOGX_DEBUG",
+}
+
+// keptForCommand is the one configuration variable the command still gets:
+// m-lab's clients share it as their debug switch.
+const keptForCommand = "LOGX_DEBUG"
+
+// notFromEnv lists flags that are never read from the environment: a stray
+// variable in a CI job must not turn a probe into a version print.
+var notFromEnv = map[string]bool{"version": true}
+
+// envNames returns the variables flag name is read from, the one that wins
+// first.
+func envNames(name string) []string {
+	if notFromEnv[name] {
+		return nil
+	}
+	names := []string{envPrefix + flagx.MakeShellVariableName(name)}
+	if shared, ok := sharedNames[name]; ok {
+		names = append(names, shared)
+	}
+	return names
+}
+
 // config is everything the command line and the environment say.
 type config struct {
 	locateURL     *url.URL
 	keyPath       string
-	machine       string
+	machine       string // canonical, see canonicalMachine
+	givenMachine  string // as given, when canonicalization changed it
 	service       string
 	timeout       time.Duration
 	killAfter     time.Duration
@@ -40,13 +79,21 @@ type config struct {
 	serviceURL    bool
 	urlKey        string
 	tokenEnvName  string
+	exports       exportList
+	exportAll     string
 	tokenLifetime time.Duration
 	print         bool
+	showOutput    bool
 	insecure      bool
 	version       bool
 	debug         bool
-	// fromEnv names the flags whose value came from the environment.
+	// fromEnv names the variables whose values were used, as "NAME (-flag)".
 	fromEnv []string
+	// configVars are the configuration variables present in the
+	// environment, which the command does not inherit.
+	configVars []string
+	// set holds the flags given on the command line or in the environment.
+	set map[string]bool
 	// command is the command and its arguments.
 	command []string
 }
@@ -56,6 +103,47 @@ type config struct {
 type boolValue struct{ flag.Value }
 
 func (boolValue) IsBoolFlag() bool { return true }
+
+// export is one variable the command gets: the answer's URL under a key.
+type export struct{ name, key string }
+
+// exportList is the repeatable -export NAME=KEY flag. In its environment
+// variable, several exports are separated by white space.
+type exportList []export
+
+func (l *exportList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, e := range *l {
+		s[i] = e.name + "=" + e.key
+	}
+	return strings.Join(s, " ")
+}
+
+func (l *exportList) Set(v string) error {
+	fields := strings.Fields(v)
+	if len(fields) == 0 {
+		return errors.New("want NAME=KEY, e.g. UL=wss:///ndt/v7/upload")
+	}
+	for _, f := range fields {
+		name, key, ok := strings.Cut(f, "=")
+		if !ok || key == "" {
+			return fmt.Errorf("%q is not NAME=KEY, e.g. UL=wss:///ndt/v7/upload", f)
+		}
+		if !validEnvName(name) {
+			return fmt.Errorf("%q: %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", f, name)
+		}
+		for _, e := range *l {
+			if e.name == name {
+				return fmt.Errorf("%s is exported twice; give each -export a name of its own", name)
+			}
+		}
+		*l = append(*l, export{name, key})
+	}
+	return nil
+}
 
 // usageError is a mistake on the command line; main adds a pointer to -h.
 type usageError struct{ msg string }
@@ -74,27 +162,25 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.StringVar(&cfg.keyPath, "monitoring-signer-key", "", "`path` of the private JWK that signs the monitoring token (required)")
 	fs.StringVar(&cfg.machine, "machine", "", "M-Lab machine `name` to test, e.g. "+exampleMachine+" (required)")
 	fs.StringVar(&cfg.service, "service", "ndt/ndt7", "`experiment/datatype` to ask locate for")
-	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound on the whole run: locate request and command")
+	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound on the run: key, locate request and command (add -kill-after for a command that ignores SIGTERM)")
 	fs.DurationVar(&cfg.killAfter, "kill-after", exec.DefaultKillAfter, "after -timeout or a forwarded signal, wait this long, then SIGKILL the command")
 	fs.StringVar(&cfg.envName, "env-name", "MONITORING_URL", "environment variable that receives the URL")
 	fs.BoolVar(&cfg.serviceURL, "service-url", true, "ask locate and export the service URL; false: export the locate request URL with the signed token instead")
 	fs.StringVar(&cfg.urlKey, "service-url-key-name", "", "`key` of the answer's urls to export (default per service, see below)")
+	fs.Var(&cfg.exports, "export", "`NAME=KEY`: export the answer's URL for KEY under NAME (repeatable; replaces -env-name)")
+	fs.StringVar(&cfg.exportAll, "export-all", "", "export every URL of the answer under `PREFIX`_ and a name made from its key")
 	fs.StringVar(&cfg.tokenEnvName, "token-env-name", "", "if set, also export locate's access_token under this `name`")
 	fs.DurationVar(&cfg.tokenLifetime, "token-lifetime", time.Minute, "expiry of the signed token (1s to 1h)")
 	fs.BoolVar(&cfg.print, "print", false, "print export lines for a POSIX shell instead of running a command")
+	fs.BoolVar(&cfg.showOutput, "show-output", false, "show the command's stdout and stderr (debug shows them too)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow plain http to a -locate-url that is not loopback")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.Var(boolValue{&logx.LogxDebug}, "logx.debug", "debug log on stderr; the command's output is shown")
 	return fs
 }
 
-// notFromEnv lists flags that are never read from the environment: a stray
-// VERSION variable in a CI job must not turn a probe into a version print.
-var notFromEnv = map[string]bool{"version": true}
-
 // parseConfig reads flags from args and then, for flags not given there,
-// from environment variables named as m-lab/go flagx derives them
-// (-locate-url reads LOCATE_URL). Empty variables count as unset.
+// from the environment (see envNames). Empty variables count as unset.
 func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config, error) {
 	cfg := &config{}
 	var rawURL string
@@ -112,20 +198,32 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 	onCommandLine := flagx.AssignedFlags(fs)
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := flagx.MakeShellVariableName(f.Name)
-		value, ok := lookupEnv(name)
-		if _, given := onCommandLine[f.Name]; given || !ok || value == "" || notFromEnv[f.Name] || envErr != nil {
-			return
+		used := false
+		for _, name := range envNames(f.Name) {
+			value, ok := lookupEnv(name)
+			if !ok {
+				continue
+			}
+			if name != keptForCommand {
+				cfg.configVars = append(cfg.configVars, name)
+			}
+			if _, given := onCommandLine[f.Name]; given || used || value == "" || envErr != nil {
+				continue
+			}
+			if err := fs.Set(f.Name, value); err != nil {
+				envErr = usagef("environment variable %s: invalid value for -%s: %v", name, f.Name, err)
+				continue
+			}
+			used = true
+			cfg.fromEnv = append(cfg.fromEnv, fmt.Sprintf("%s (-%s)", name, f.Name))
 		}
-		if err := fs.Set(f.Name, value); err != nil {
-			envErr = usagef("environment variable %s: invalid value for -%s: %v", name, f.Name, err)
-			return
-		}
-		cfg.fromEnv = append(cfg.fromEnv, f.Name)
 	})
 	if envErr != nil {
 		return nil, envErr
 	}
+	slices.Sort(cfg.configVars)
+	cfg.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { cfg.set[f.Name] = true })
 	cfg.debug = logx.LogxDebug.Get()
 	if cfg.version {
 		return cfg, nil
@@ -143,14 +241,18 @@ func (cfg *config) validate(rawURL string) error {
 	case cfg.print && len(cfg.command) > 0:
 		return usagef("-print prints the variables instead of running a command; give one or the other")
 	case !cfg.print && len(cfg.command) == 0:
-		return usagef("no command given; put it after the flags, e.g. monitoring-token -machine=%s -- ndt7-client", exampleMachine)
+		return usagef("no command given; put it after the flags, e.g. monitoring-token -machine=%s -env-name=SERVICE_URL -- ndt7-client", exampleMachine)
 	case cfg.keyPath == "":
 		return usagef("-monitoring-signer-key (or MONITORING_SIGNER_KEY) is required: the path of the private JWK")
 	case cfg.machine == "":
-		return usagef("-machine (or MACHINE) is required, e.g. -machine=%s", exampleMachine)
+		return usagef("-machine (or %sMACHINE) is required, e.g. -machine=%s", envPrefix, exampleMachine)
 	}
-	if _, err := host.Parse(cfg.machine); err != nil {
-		return usagef("-machine %q is not an M-Lab machine name; expected a name like %s", cfg.machine, exampleMachine)
+	machine, err := canonicalMachine(cfg.machine)
+	if err != nil {
+		return err
+	}
+	if machine != cfg.machine {
+		cfg.givenMachine, cfg.machine = cfg.machine, machine
 	}
 	if err := checkService(cfg.service); err != nil {
 		return err
@@ -169,19 +271,107 @@ func (cfg *config) validate(rawURL string) error {
 	if cfg.killAfter <= 0 {
 		return usagef("-kill-after %v must be positive", cfg.killAfter)
 	}
-	if !validEnvName(cfg.envName) {
-		return usagef("-env-name %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", cfg.envName)
+	if err := cfg.checkModes(); err != nil {
+		return err
 	}
-	if cfg.tokenEnvName != "" && !validEnvName(cfg.tokenEnvName) {
-		return usagef("-token-env-name %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", cfg.tokenEnvName)
-	}
-	if cfg.tokenEnvName == cfg.envName {
-		return usagef("-token-env-name and -env-name are both %q; choose two names", cfg.envName)
+	if err := cfg.checkNames(); err != nil {
+		return err
 	}
 	if cfg.urlKey == "" {
 		cfg.urlKey = locate.DefaultURLKey(cfg.service)
 	}
 	return nil
+}
+
+// checkModes refuses flags that would have no effect in the mode chosen, so
+// that nobody believes they took effect.
+func (cfg *config) checkModes() error {
+	ignored := func(why string, flags ...string) error {
+		for _, f := range flags {
+			if cfg.set[f] {
+				return usagef("-%s has no effect %s; remove it", f, why)
+			}
+		}
+		return nil
+	}
+	if !cfg.serviceURL {
+		if err := ignored("with -service-url=false: the command asks locate itself", "service-url-key-name", "token-env-name", "export", "export-all"); err != nil {
+			return err
+		}
+	}
+	if cfg.print {
+		if err := ignored("with -print: no command runs", "kill-after", "show-output"); err != nil {
+			return err
+		}
+	}
+	if len(cfg.exports) > 0 || cfg.exportAll != "" {
+		if err := ignored("with -export or -export-all, which name the variables themselves", "env-name", "service-url-key-name"); err != nil {
+			return err
+		}
+	}
+	if len(cfg.exports) > 0 && cfg.exportAll != "" {
+		return usagef("give -export or -export-all, not both")
+	}
+	return nil
+}
+
+// checkNames checks every variable name the command will get, and that no
+// two are the same.
+func (cfg *config) checkNames() error {
+	names := map[string]string{} // variable → the flag that sets it
+	add := func(flagName, name string) error {
+		if !validEnvName(name) {
+			return usagef("-%s %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", flagName, name)
+		}
+		if other, dup := names[name]; dup {
+			return usagef("-%s and -%s both name %s; choose two names", other, flagName, name)
+		}
+		names[name] = flagName
+		return nil
+	}
+	switch {
+	case cfg.exportAll != "":
+		if err := add("export-all", cfg.exportAll); err != nil {
+			return err
+		}
+	case len(cfg.exports) > 0:
+		for _, e := range cfg.exports {
+			if err := add("export", e.name); err != nil {
+				return err
+			}
+		}
+	default:
+		if err := add("env-name", cfg.envName); err != nil {
+			return err
+		}
+	}
+	if cfg.tokenEnvName != "" {
+		return add("token-env-name", cfg.tokenEnvName)
+	}
+	return nil
+}
+
+// canonicalMachine returns the name locate and ndt-server know a machine
+// by. Locate copies the name it is given into the audience of its token and
+// ndt-server compares that audience with its own name exactly, so any other
+// spelling is refused by the server, not by locate. v2 names lose a service
+// prefix (ndt-mlab1-lga01…) and an instance-group suffix (…org-d9h6) and
+// are lower-cased; v3 (autojoin) names stay whole, lower-cased, as locate
+// uses them. v1 names and anything else are refused, with a suggestion
+// where one can be made.
+func canonicalMachine(given string) (string, error) {
+	lower := strings.TrimSuffix(strings.ToLower(given), ".")
+	name, err := host.Parse(lower)
+	switch {
+	case err == nil && name.Version == "v2" && name.Project != "":
+		return name.String(), nil
+	case err == nil && name.Version == "v3":
+		return lower, nil
+	case err == nil && name.Version == "v1":
+		name.Version, name.Project = "v2", "mlab-oti"
+		return "", usagef("-machine %q is an old (v1) name that locate does not know; use the v2 name, e.g. %s (mlab-oti is the production project)", given, name.String())
+	}
+	return "", usagef("-machine %q is not an M-Lab machine name; expected a name like %s", given, exampleMachine)
 }
 
 // checkService accepts "<experiment>/<datatype>" made of characters that

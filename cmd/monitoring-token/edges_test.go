@@ -66,7 +66,7 @@ func TestBadInput(t *testing.T) {
 		{name: "key unknown alg", args: []string{"-monitoring-signer-key=" + write("es512.jwk", withAlg("ES512"))}, want: `algorithm locate cannot verify; use EdDSA, ES256 or RS256 (alg "ES512")`},
 		{name: "key alg mismatch", args: []string{"-monitoring-signer-key=" + write("mismatch.jwk", withAlg("RS256"))}, want: "does not fit its key"},
 		{name: "machine not M-Lab", args: []string{"-machine=example.com"}, want: `-machine "example.com" is not an M-Lab machine name; expected a name like mlab1-lga01.mlab-oti.measurement-lab.org`},
-		{name: "machine missing", args: []string{"-machine="}, want: "-machine (or MACHINE) is required"},
+		{name: "machine missing", args: []string{"-machine="}, want: "-machine (or MONITORING_TOKEN_MACHINE) is required"},
 		{name: "key flag missing", args: []string{"-monitoring-signer-key="}, want: "-monitoring-signer-key (or MONITORING_SIGNER_KEY) is required"},
 		{name: "service not a/b", args: []string{"-service=ndt"}, want: "not of the form experiment/datatype"},
 		{name: "service with query", args: []string{"-service=ndt/ndt7?x=1"}, want: "not of the form experiment/datatype"},
@@ -290,7 +290,11 @@ func TestDebugLogHoldsNoCompleteToken(t *testing.T) {
 			// One failed attempt puts the request in an error message too.
 			f.emu.Inject(status(http.StatusBadGateway, "text/plain", "bad gateway"))
 			out, command := f.saveVar("MONITORING_URL")
-			r := runBinary(t, nil, append(f.flags("-logx.debug", "-service-url="+serviceURL, "-token-env-name=LOCATE_TOKEN"), command...)...)
+			flags := f.flags("-logx.debug", "-service-url="+serviceURL)
+			if serviceURL == "true" {
+				flags = append(flags, "-token-env-name=LOCATE_TOKEN")
+			}
+			r := runBinary(t, nil, append(flags, command...)...)
 			if r.status != 0 {
 				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
 			}

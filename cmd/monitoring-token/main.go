@@ -16,7 +16,9 @@ import (
 	"log"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/m-lab/go/logx"
@@ -33,30 +35,71 @@ const statusFailed = 125
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("monitoring-token: ")
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	o := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(o.status)
 }
 
-// run is the whole command: it returns the exit status and writes at most
-// one line about a failure to stderr.
-func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
+// outcome is what one run did: the one value that the exit status, the
+// result cache and the metrics are made from.
+type outcome struct {
+	status int
+	// signal, when not zero, ended the command (or stopped the run before
+	// it started); monitoring-token ends itself with the same signal.
+	signal syscall.Signal
+	// err is why the status is not 0, or nil.
+	err error
+	// Where the time went: disjoint phases of the run.
+	sign, locate, command time.Duration
+	// attempts is how many requests locate was sent, and httpStatus the
+	// status of its last answer (0 when none came).
+	attempts, httpStatus int
+}
+
+// run is the whole command: it returns the outcome and writes at most one
+// line about a failure to stderr.
+func run(ctx context.Context, args []string, stdout, stderr *os.File) outcome {
 	cfg, err := parseConfig(args, os.LookupEnv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		usage(stdout)
-		return 0
+		return finish(stderr, usage(stdout), false)
 	case err != nil:
-		return report(stderr, err, false)
+		return finish(stderr, err, false)
 	case cfg.version:
-		fmt.Fprintln(stdout, "monitoring-token", version())
-		return 0
+		_, err := fmt.Fprintln(stdout, "monitoring-token", version())
+		return finish(stderr, writeError("version", err), false)
 	}
-	return report(stderr, probe(ctx, cfg, stdout, stderr), cfg.debug)
+	p := &prober{cfg: cfg, stdout: stdout, stderr: stderr}
+	err = p.probe(ctx)
+	o := finish(stderr, err, cfg.debug)
+	o.sign, o.locate, o.command = p.sign, p.locate, p.command
+	o.attempts, o.httpStatus = p.attempts, p.httpStatus
+	return o
 }
 
-// probe gets the URL and runs the command (or prints the variables).
-func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
+// prober is one probe: it gets the URL and runs the command (or prints the
+// variables), timing each phase.
+type prober struct {
+	cfg            *config
+	stdout, stderr *os.File
+
+	sign, locate, command time.Duration
+	attempts, httpStatus  int
+}
+
+// locateFailure marks an error of the locate phase: locate unreachable,
+// refusing, answering something unusable, or not answering in time.
+type locateFailure struct{ err error }
+
+func (e *locateFailure) Error() string { return e.err.Error() }
+func (e *locateFailure) Unwrap() error { return e.err }
+
+func (p *prober) probe(ctx context.Context) error {
+	cfg := p.cfg
 	if len(cfg.fromEnv) > 0 {
-		logx.Debug.Printf("flags from the environment: -%s", strings.Join(cfg.fromEnv, ", -"))
+		logx.Debug.Printf("from the environment: %s", strings.Join(cfg.fromEnv, ", "))
+	}
+	if cfg.givenMachine != "" {
+		logx.Debug.Printf("-machine %s is known to locate and the server as %s", cfg.givenMachine, cfg.machine)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
@@ -67,64 +110,40 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 	}
 	// So does setting up the delivery of the signals to forward, which
 	// costs the runtime several switches between threads. A signal that
-	// arrives from here until the command starts stops the run (see Watch
-	// below).
+	// arrives from here until the command starts stops the run.
 	var sigs *exec.Signals
 	if !cfg.print {
 		sigs = exec.Subscribe()
 	}
-	signer, err := token.LoadSigner(cfg.keyPath)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-		return fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
-	}
-	if err != nil {
-		return err
-	}
-	if signer.KeyID() == "" {
-		log.Printf("warning: signer key %s has no \"kid\"; locate picks its verify key by kid, so add the kid registered with locate", cfg.keyPath)
-	}
-
-	sign := func() (string, error) {
-		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
-		if err == nil && cfg.debug {
-			// Decoding costs a parse: only when someone reads it.
-			logx.Debug.Printf("signed token: %s", token.Describe(tok))
-		}
-		return tok, err
-	}
-	client.UserAgent = "monitoring-token/" + version()
-	// A quarter of -timeout per attempt leaves room to retry a locate
-	// instance that hangs.
-	client.AttemptTimeout = max(cfg.timeout/4, time.Second)
-	client.Retrying = func(err error, wait time.Duration) {
-		logx.Debug.Printf("%s; retrying in %v", token.Redact(err.Error()), wait.Round(time.Millisecond))
-	}
-	// A signal while locate is asked cancels the request, and the command
-	// is not run.
-	lctx, stopWatch := ctx, func() {}
+	wctx, stopWatch := ctx, func() {}
 	if sigs != nil {
-		lctx, stopWatch = sigs.Watch(ctx)
+		wctx, stopWatch = sigs.Watch(ctx)
 	}
-	vars, err := serviceVariables(lctx, cfg, client, sign)
+	vars, err := p.variables(wctx, client)
 	stopWatch()
 	var stopped *exec.SignalError
-	if errors.As(context.Cause(lctx), &stopped) {
+	if errors.As(context.Cause(wctx), &stopped) {
 		return stopped
-	}
-	if errors.Is(err, locate.ErrUnauthorized) {
-		return fmt.Errorf("%w; check that locate holds the public key for kid %q, that this host's clock is right (locate allows no skew) and -token-lifetime", err, signer.KeyID())
 	}
 	if err != nil {
 		return err
 	}
 	if cfg.print {
+		var b strings.Builder
 		for _, v := range vars {
-			fmt.Fprintf(stdout, "export %s=%s\n", v.name, shellQuote(v.value))
+			fmt.Fprintf(&b, "export %s=%s\n", v.name, shellQuote(v.value))
 		}
-		return nil
+		_, err := io.WriteString(p.stdout, b.String())
+		return writeError("exports", err)
 	}
 
 	env := exec.Environ()
+	if len(cfg.configVars) > 0 {
+		logx.Debug.Printf("not passed to the command: %s", strings.Join(cfg.configVars, ", "))
+		for _, name := range cfg.configVars {
+			env = env.Unset(name)
+		}
+	}
 	for _, v := range vars {
 		if cfg.debug {
 			logx.Debug.Printf("%s=%s", v.name, token.Redact(v.value))
@@ -132,19 +151,48 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 		env = env.Set(v.name, v.value)
 	}
 	cmd := &exec.Command{Args: cfg.command, Env: env, KillAfter: cfg.killAfter, Signals: sigs}
-	if cfg.debug {
-		cmd.Stdout, cmd.Stderr = stdout, stderr
+	if cfg.debug || cfg.showOutput {
+		cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	}
 	logx.Debug.Printf("running %q", cfg.command)
-	return cmd.Run(ctx)
+	started := time.Now()
+	err = cmd.Run(ctx)
+	p.command = time.Since(started)
+	if errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*exec.ExitError)) {
+		return fmt.Errorf("-timeout %v expired before the command started; nothing was run", cfg.timeout)
+	}
+	return err
 }
 
 // variable is one environment variable for the command.
 type variable struct{ name, value string }
 
-// serviceVariables asks locate for the service URL, or with
+// variables reads the key, then asks locate for the service URLs, or with
 // -service-url=false builds the locate request URL for the command to use.
-func serviceVariables(ctx context.Context, cfg *config, client *locate.Client, sign func() (string, error)) ([]variable, error) {
+func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variable, error) {
+	cfg := p.cfg
+	started := time.Now()
+	signer, err := token.LoadSigner(cfg.keyPath)
+	p.sign += time.Since(started)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if signer.KeyID() == "" {
+		log.Printf("warning: signer key %s has no \"kid\"; locate picks its verify key by kid, so add the kid registered with locate", cfg.keyPath)
+	}
+	sign := func() (string, error) {
+		started := time.Now()
+		defer func() { p.sign += time.Since(started) }()
+		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
+		if err == nil && cfg.debug {
+			// Decoding costs a parse: only when someone reads it.
+			logx.Debug.Printf("signed token: %s", token.Describe(tok))
+		}
+		return tok, err
+	}
 	if !cfg.serviceURL {
 		tok, err := sign()
 		if err != nil {
@@ -152,39 +200,139 @@ func serviceVariables(ctx context.Context, cfg *config, client *locate.Client, s
 		}
 		return []variable{{cfg.envName, client.RequestURL(cfg.service, tok).String()}}, nil
 	}
+
+	client.UserAgent = "monitoring-token/" + version()
+	// A quarter of -timeout per attempt leaves room to retry a locate
+	// instance that hangs.
+	client.AttemptTimeout = max(cfg.timeout/4, time.Second)
+	client.Retrying = func(err error, wait time.Duration) {
+		logx.Debug.Printf("%s; retrying in %v", token.Redact(err.Error()), wait.Round(time.Millisecond))
+	}
 	logx.Debug.Printf("asking %s", client.ServiceEndpoint(cfg.service))
+	started = time.Now()
+	signedBefore := p.sign
 	answer, err := client.Get(ctx, cfg.service, sign)
-	if err != nil {
-		return nil, err
+	p.locate += time.Since(started) - (p.sign - signedBefore)
+	if errors.Is(err, locate.ErrUnauthorized) {
+		err = fmt.Errorf("%w; check that locate holds the public key for kid %q, that this host's clock is not behind by more than -token-lifetime (%v), and the key file", err, signer.KeyID(), cfg.tokenLifetime)
 	}
-	u, err := answer.ServiceURL(cfg.urlKey)
 	if err != nil {
-		return nil, err
+		return nil, &locateFailure{err}
 	}
-	vars := []variable{{cfg.envName, u}}
+	vars, err := exports(cfg, answer)
+	if err != nil {
+		return nil, &locateFailure{err}
+	}
 	if cfg.tokenEnvName != "" {
 		vars = append(vars, variable{cfg.tokenEnvName, answer.AccessToken})
 	}
 	return vars, nil
 }
 
-// report turns the outcome into the exit status, writing one line to
+// exports picks the URLs the command gets from locate's answer: -export's,
+// -export-all's, or the one of -service-url-key-name under -env-name.
+func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
+	switch {
+	case len(cfg.exports) > 0:
+		var vars []variable
+		for _, e := range cfg.exports {
+			u, err := answer.ServiceURL(e.key)
+			if err != nil {
+				return nil, fmt.Errorf("-export %s=%s: %w", e.name, e.key, err)
+			}
+			vars = append(vars, variable{e.name, u})
+		}
+		return vars, nil
+	case cfg.exportAll != "":
+		target, err := answer.Machine()
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]string, 0, len(target.URLs))
+		for k := range target.URLs {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var vars []variable
+		byName := map[string]string{}
+		for _, k := range keys {
+			name, ok := derivedName(cfg.exportAll, k)
+			if !ok {
+				return nil, fmt.Errorf("-export-all: locate's answer has a key %q from which no variable name can be made", k)
+			}
+			if other, dup := byName[name]; dup {
+				return nil, fmt.Errorf("-export-all: locate's keys %q and %q both make the name %s; use -export for each", other, k, name)
+			}
+			byName[name] = k
+			u, err := answer.ServiceURL(k)
+			if err != nil {
+				return nil, err
+			}
+			vars = append(vars, variable{name, u})
+		}
+		return vars, nil
+	}
+	u, err := answer.ServiceURL(cfg.urlKey)
+	if err != nil {
+		return nil, err
+	}
+	return []variable{{cfg.envName, u}}, nil
+}
+
+// derivedName makes -export-all's variable name for a URL key: the prefix,
+// an underscore, then the key's letters and digits in upper case, each run
+// of other characters becoming one underscore: wss:///ndt/v7/upload gives
+// PREFIX_WSS_NDT_V7_UPLOAD. It reports false when the key has no letter or
+// digit.
+func derivedName(prefix, key string) (string, bool) {
+	var b strings.Builder
+	b.WriteString(prefix)
+	gap := true // before the first letter or digit, or after other characters
+	empty := true
+	for _, r := range key {
+		if r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			gap = true
+			continue
+		}
+		if gap {
+			b.WriteByte('_')
+			gap = false
+		}
+		b.WriteRune(r)
+		empty = false
+	}
+	return b.String(), !empty
+}
+
+// finish turns the error of a run into its outcome, writing one line to
 // stderr unless the command simply exited non-zero (its status speaks for
 // itself; debug says it anyway).
-func report(stderr io.Writer, err error, debugOn bool) int {
+func finish(stderr io.Writer, err error, debugOn bool) outcome {
 	if err == nil {
-		return 0
+		return outcome{}
 	}
+	o := outcome{status: statusFailed, err: err}
 	var exited interface{ ExitStatus() int }
 	if errors.As(err, &exited) {
+		o.status = exited.ExitStatus()
 		var plain *exec.ExitError
+		if errors.As(err, &plain) && !plain.TimedOut {
+			o.signal = plain.Signal
+		}
+		var stopped *exec.SignalError
+		if errors.As(err, &stopped) {
+			o.signal = stopped.Signal
+		}
 		if !errors.As(err, &plain) || plain.TimedOut || plain.Signal != 0 || debugOn {
 			fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(err.Error()))
 		}
-		return exited.ExitStatus()
+		return o
 	}
 	fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(explain(err)))
-	return statusFailed
+	return o
 }
 
 // explain adds what to do next to the errors an operator meets most.
@@ -196,13 +344,22 @@ func explain(err error) string {
 	case errors.As(err, &usage):
 		return msg + " (see monitoring-token -h)"
 	case errors.Is(err, locate.ErrURLKey):
-		return msg + "; choose one with -service-url-key-name"
+		return msg + "; choose one with -service-url-key-name or -export"
 	case errors.As(err, &problem) && problem.Title == "Must provide access_token":
 		return msg + "; locate hands monitoring tokens only for ndt/ndt7 and wehe/replay, check -service"
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) && errors.As(err, new(*locateFailure)):
 		return msg + "; locate did not answer within -timeout"
 	}
 	return msg
+}
+
+// writeError says what could not be written, as coreutils env does when its
+// output fails.
+func writeError(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("write %s: %w", what, err)
 }
 
 // shellQuote quotes s for a POSIX shell: inside single quotes nothing is

@@ -97,6 +97,27 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 	return result{status: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }
 
+// runBinaryTo runs the binary with args and its stdout going to the file
+// at path, such as /dev/full.
+func runBinaryTo(t *testing.T, path string, args ...string) result {
+	t.Helper()
+	out, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, binary, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Run(); err != nil && !errors.As(err, new(*osexec.ExitError)) {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{status: cmd.ProcessState.ExitCode(), stderr: stderr.String()}
+}
+
 // flags are the flags every successful run needs.
 func (f *fixture) flags(extra ...string) []string {
 	return append([]string{"-locate-url=" + f.emu.URL, "-monitoring-signer-key=" + f.keyPath, "-machine=" + machine}, extra...)
@@ -131,8 +152,8 @@ func TestCommandSeesServiceURL(t *testing.T) {
 		{name: "wehe replay", flags: []string{"-service=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
 		{name: "chosen key", flags: []string{"-service-url-key-name=ws:///ndt/v7/upload"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/upload", wantHost: "ndt-" + machine},
 		{name: "chosen variable", flags: []string{"-env-name=SERVICE_URL"}, envName: "SERVICE_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
-		{name: "service from the environment", env: []string{"SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
-		{name: "flag beats the environment", flags: []string{"-service=ndt/ndt7"}, env: []string{"SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
+		{name: "service from the environment", env: []string{"MONITORING_TOKEN_SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
+		{name: "flag beats the environment", flags: []string{"-service=ndt/ndt7"}, env: []string{"MONITORING_TOKEN_SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,9 +195,9 @@ func TestConfigurationFromEnvironment(t *testing.T) {
 	env := []string{
 		"LOCATE_URL=" + f.emu.URL + "?early_exit=250",
 		"MONITORING_SIGNER_KEY=" + f.keyPath,
-		"MACHINE=" + machine,
-		"SERVICE=ndt/ndt7",
-		"TIMEOUT=30s",
+		"MONITORING_TOKEN_MACHINE=" + machine,
+		"MONITORING_TOKEN_SERVICE=ndt/ndt7",
+		"MONITORING_TOKEN_TIMEOUT=30s",
 		"VERSION=1.2.3", // A stray variable of a CI job; -version is not read from the environment.
 	}
 	r := runBinary(t, env, command...)

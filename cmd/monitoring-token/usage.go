@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/m-lab/go/flagx"
 )
 
 const usageHead = `monitoring-token runs a probe against one M-Lab machine with a monitoring
@@ -19,10 +17,11 @@ Usage:
 It signs a short-lived token with the private key, asks locate for the
 machine's service URL, puts the URL in the command's environment
 (MONITORING_URL by default) and runs the command. The command's output is
-discarded unless -logx.debug is given.
+discarded unless -show-output or -logx.debug is given.
 
-Flags (each also read from the environment variable in brackets; a flag on
-the command line wins):
+Flags (each also read from the environment variables in brackets, the first
+one set winning; a flag on the command line wins over both). The command
+does not inherit these variables, except LOGX_DEBUG:
 `
 
 const usageTail = `
@@ -45,7 +44,12 @@ Exit status:
 
 Examples:
   monitoring-token -monitoring-signer-key=/secrets/monitoring.jwk \
-    -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- ndt7-client -quiet
+    -machine=mlab1-lga01.mlab-oti.measurement-lab.org \
+    -env-name=SERVICE_URL -- ndt7-client -quiet
+
+  monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org \
+    -export DL=wss:///ndt/v7/download -export UL=wss:///ndt/v7/upload \
+    -- sh -c 'ndt7-client -service-url="$DL" && ndt7-client -service-url="$UL"'
 
   eval "$(monitoring-token -monitoring-signer-key=key.jwk \
     -machine=mlab1-lga01.mlab-oti.measurement-lab.org -print)"
@@ -53,9 +57,9 @@ Examples:
   monitoring-token -logx.debug -machine=... -- sh -c 'echo "$MONITORING_URL"'
 `
 
-// usage writes the help text with every flag, its environment variable and
+// usage writes the help text with every flag, its environment variables and
 // its default.
-func usage(w io.Writer) {
+func usage(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString(usageHead)
 	fs := newFlagSet(&config{}, new(string))
@@ -65,8 +69,8 @@ func usage(w io.Writer) {
 		if arg != "" {
 			fmt.Fprintf(&b, " %s", arg)
 		}
-		if !notFromEnv[f.Name] {
-			fmt.Fprintf(&b, "  [%s]", flagx.MakeShellVariableName(f.Name))
+		if names := envNames(f.Name); len(names) > 0 {
+			fmt.Fprintf(&b, "  [%s]", strings.Join(names, ", "))
 		}
 		fmt.Fprintf(&b, "\n        %s", help)
 		if f.DefValue != "" && f.DefValue != "false" {
@@ -75,5 +79,6 @@ func usage(w io.Writer) {
 		b.WriteString("\n")
 	})
 	b.WriteString(usageTail)
-	fmt.Fprint(w, b.String())
+	_, err := io.WriteString(w, b.String())
+	return writeError("help", err)
 }
