@@ -12,13 +12,13 @@ import (
 	"github.com/monitoring-token/monitoring-token/token"
 )
 
-// envOf runs the binary with a command that saves its environment, and
+// envOf runs the binary with env and a command that saves its environment, and
 // returns the variables whose names start with prefix.
-func envOf(t *testing.T, f *fixture, prefix string, args ...string) (map[string]string, result) {
+func envOf(t *testing.T, f *fixture, env []string, prefix string, args ...string) (map[string]string, result) {
 	t.Helper()
 	path := filepath.Join(f.dir, "env")
 	os.Remove(path)
-	r := runBinary(t, nil, append(args, "--", "sh", "-c", "env > "+path)...)
+	r := runBinary(t, env, append(args, "--", "sh", "-c", "env > "+path)...)
 	vars := map[string]string{}
 	if b, err := os.ReadFile(path); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -68,7 +68,7 @@ func TestExport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vars, r := envOf(t, f, "", f.flags(tt.flags...)...)
+			vars, r := envOf(t, f, nil, "", f.flags(tt.flags...)...)
 			if r.status != 0 {
 				t.Fatalf("status %d stderr %q", r.status, r.stderr)
 			}
