@@ -26,6 +26,12 @@ const (
 	maxTokenLifetime = time.Hour
 )
 
+// Bounds of -cache-ttl.
+const (
+	minCacheTTL = time.Second
+	maxCacheTTL = 24 * time.Hour
+)
+
 // exampleMachine is shown when -machine does not parse.
 const exampleMachine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 
@@ -84,6 +90,10 @@ type config struct {
 	tokenLifetime time.Duration
 	print         bool
 	showOutput    bool
+	cacheDir      string
+	cacheTTL      time.Duration
+	staleIfError  time.Duration
+	metricsFile   string
 	insecure      bool
 	version       bool
 	debug         bool
@@ -173,6 +183,10 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.tokenLifetime, "token-lifetime", time.Minute, "expiry of the signed token (1s to 1h)")
 	fs.BoolVar(&cfg.print, "print", false, "print export lines for a POSIX shell instead of running a command")
 	fs.BoolVar(&cfg.showOutput, "show-output", false, "show the command's stdout and stderr (debug shows them too)")
+	fs.StringVar(&cfg.cacheDir, "cache-dir", "", "keep each probe's success in `DIR` for -cache-ttl, and run one probe at a time per machine (off when empty)")
+	fs.DurationVar(&cfg.cacheTTL, "cache-ttl", 10*time.Minute, "how long a success is kept, at most (1s to 24h); each is kept between half this and this")
+	fs.DurationVar(&cfg.staleIfError, "stale-if-error", 0, "when locate fails or refuses the token, exit 0 if the last success is younger than this (needs -cache-dir; 0: off)")
+	fs.StringVar(&cfg.metricsFile, "metrics-file", "", "write the probe's metrics to `PATH` for node_exporter's textfile collector (e.g. /var/lib/node_exporter/ndt7_mlab1-lga01.prom)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow plain http to a -locate-url that is not loopback")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.Var(boolValue{&logx.LogxDebug}, "logx.debug", "debug log on stderr; the command's output is shown")
@@ -271,6 +285,12 @@ func (cfg *config) validate(rawURL string) error {
 	if cfg.killAfter <= 0 {
 		return usagef("-kill-after %v must be positive", cfg.killAfter)
 	}
+	if cfg.cacheTTL < minCacheTTL || cfg.cacheTTL > maxCacheTTL {
+		return usagef("-cache-ttl %v is out of range; use %v to %v", cfg.cacheTTL, minCacheTTL, maxCacheTTL)
+	}
+	if cfg.staleIfError < 0 {
+		return usagef("-stale-if-error %v must not be negative", cfg.staleIfError)
+	}
 	if err := cfg.checkModes(); err != nil {
 		return err
 	}
@@ -300,7 +320,12 @@ func (cfg *config) checkModes() error {
 		}
 	}
 	if cfg.print {
-		if err := ignored("with -print: no command runs", "kill-after", "show-output"); err != nil {
+		if err := ignored("with -print: no command runs", "kill-after", "show-output", "cache-dir", "metrics-file"); err != nil {
+			return err
+		}
+	}
+	if cfg.cacheDir == "" {
+		if err := ignored("without -cache-dir", "cache-ttl", "stale-if-error"); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/m-lab/go/logx"
 
 	"github.com/monitoring-token/monitoring-token/exec"
+	"github.com/monitoring-token/monitoring-token/internal/cache"
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/token"
 )
@@ -53,6 +55,15 @@ type outcome struct {
 	// attempts is how many requests locate was sent, and httpStatus the
 	// status of its last answer (0 when none came).
 	attempts, httpStatus int
+	// cached says the status came from the cache (a fresh success, or the
+	// probe another run made while this one waited), stale that it is a
+	// success kept for -stale-if-error.
+	cached, stale bool
+	// lastSuccess is when a probe of this machine last really succeeded,
+	// or zero when that is not known.
+	lastSuccess time.Time
+	// duration is the whole run.
+	duration time.Duration
 }
 
 // run is the whole command: it returns the outcome and writes at most one
@@ -68,11 +79,17 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) outcome {
 		_, err := fmt.Fprintln(stdout, "monitoring-token", version())
 		return finish(stderr, writeError("version", err), false)
 	}
+	started := time.Now()
 	p := &prober{cfg: cfg, stdout: stdout, stderr: stderr}
 	err = p.probe(ctx)
 	o := finish(stderr, err, cfg.debug)
 	o.sign, o.locate, o.command = p.sign, p.locate, p.command
 	o.attempts, o.httpStatus = p.attempts, p.httpStatus
+	o.cached, o.stale, o.lastSuccess = p.cached, p.stale, p.entry.LastSuccess
+	if o.status == 0 && !o.cached && !o.stale {
+		o.lastSuccess = p.finished
+	}
+	o.duration = time.Since(started)
 	return o
 }
 
@@ -84,6 +101,16 @@ type prober struct {
 
 	sign, locate, command time.Duration
 	attempts, httpStatus  int
+
+	// The result cache, when -cache-dir is given; nil once it failed.
+	cache       *cache.Cache
+	key         string
+	lock        *cache.Lock
+	entry       cache.Entry // what the cache knows; zero without a cache
+	cacheFailed bool        // its one stderr line is written
+	cached      bool
+	stale       bool
+	finished    time.Time // when the probe ended
 }
 
 // locateFailure marks an error of the locate phase: locate unreachable,
@@ -93,6 +120,7 @@ type locateFailure struct{ err error }
 func (e *locateFailure) Error() string { return e.err.Error() }
 func (e *locateFailure) Unwrap() error { return e.err }
 
+// probe runs one probe, through the result cache when there is one.
 func (p *prober) probe(ctx context.Context) error {
 	cfg := p.cfg
 	if len(cfg.fromEnv) > 0 {
@@ -101,16 +129,23 @@ func (p *prober) probe(ctx context.Context) error {
 	if cfg.givenMachine != "" {
 		logx.Debug.Printf("-machine %s is known to locate and the server as %s", cfg.givenMachine, cfg.machine)
 	}
+	began := time.Now()
+	if cfg.cacheDir != "" {
+		// A hit costs one small read: no key, no locate, no signals.
+		p.cache = &cache.Cache{Dir: cfg.cacheDir, TTL: cfg.cacheTTL}
+		p.key = cacheKey(cfg)
+		if p.load() && p.entry.Fresh(time.Now()) {
+			p.cached = true
+			logx.Debug.Printf("cached success of %s, kept until %s", p.entry.LastSuccess.Format(time.RFC3339), p.entry.Expires.Format(time.RFC3339))
+			return nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	client := locate.NewClient(cfg.locateURL)
-	if cfg.serviceURL {
-		// DNS and the TCP handshake go on while the key is read.
-		client.Preconnect(ctx)
-	}
-	// So does setting up the delivery of the signals to forward, which
-	// costs the runtime several switches between threads. A signal that
-	// arrives from here until the command starts stops the run.
+	// Setting up the delivery of the signals to forward costs the runtime
+	// several switches between threads, so it goes on in the background
+	// while the key is read and locate asked. A signal that arrives from
+	// here until the command starts stops the run.
 	var sigs *exec.Signals
 	if !cfg.print {
 		sigs = exec.Subscribe()
@@ -118,6 +153,166 @@ func (p *prober) probe(ctx context.Context) error {
 	wctx, stopWatch := ctx, func() {}
 	if sigs != nil {
 		wctx, stopWatch = sigs.Watch(ctx)
+	}
+	if err := p.takeLock(wctx, began); err != nil || p.cached {
+		stopWatch()
+		return err
+	}
+	if p.lock != nil {
+		defer p.lock.Unlock()
+	}
+	err := p.run(ctx, wctx, stopWatch, sigs)
+	p.finished = time.Now()
+	if p.staleInstead(err) {
+		return nil
+	}
+	p.record(err)
+	return err
+}
+
+// load reads the cache entry, and reports whether the cache is usable.
+func (p *prober) load() bool {
+	e, why, err := p.cache.Load(p.key)
+	if err != nil {
+		p.cacheProblem(err)
+		return false
+	}
+	if why != "" {
+		logx.Debug.Printf("cache: %s", why)
+	}
+	p.entry = e
+	return true
+}
+
+// cacheProblem writes the run's one line about an unusable cache and
+// carries on without it: the probe's own status is what counts.
+func (p *prober) cacheProblem(err error) {
+	if !p.cacheFailed {
+		fmt.Fprintf(p.stderr, "monitoring-token: result cache %s unusable, so probing without it: %v\n", p.cfg.cacheDir, err)
+	}
+	p.cacheFailed = true
+	p.cache, p.lock = nil, nil
+}
+
+// takeLock makes this run the one that probes its cache entry, waiting
+// for a run that is probing already. If that run finished after this one
+// began, its status is this run's too (p.cached).
+func (p *prober) takeLock(ctx context.Context, began time.Time) error {
+	if p.cache == nil {
+		return nil
+	}
+	lock, err := p.cache.Lock(ctx, p.key)
+	var stopped *exec.SignalError
+	switch {
+	case errors.As(context.Cause(ctx), &stopped):
+		return stopped
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("another run was still probing %s after -timeout %v; gave up waiting for its result", p.cfg.machine, p.cfg.timeout)
+	case err != nil:
+		p.cacheProblem(err)
+		return nil
+	}
+	if lock.Waited {
+		logx.Debug.Printf("waited for another run's probe")
+	}
+	p.lock = lock
+	if !p.load() || !p.entry.Last.Finished.After(began) {
+		return nil
+	}
+	p.cached = true
+	logx.Debug.Printf("another run's probe ended with status %d at %s", p.entry.Last.Status, p.entry.Last.Finished.Format(time.RFC3339))
+	if p.entry.Last.Status == 0 {
+		return nil
+	}
+	return &sharedStatus{status: p.entry.Last.Status}
+}
+
+// sharedStatus is the failure of the probe another run made while this run
+// waited for it.
+type sharedStatus struct{ status int }
+
+func (e *sharedStatus) ExitStatus() int { return e.status }
+func (e *sharedStatus) Error() string {
+	return fmt.Sprintf("the probe another run made of this machine meanwhile ended with status %d", e.status)
+}
+
+// staleInstead reports whether a failure to ask locate is covered by
+// -stale-if-error: the last real success is recent enough. It writes the
+// run's one line, saying so.
+func (p *prober) staleInstead(err error) bool {
+	var failure *locateFailure
+	if p.cfg.staleIfError <= 0 || p.cache == nil || !errors.As(err, &failure) || p.entry.LastSuccess.IsZero() {
+		return false
+	}
+	age := p.finished.Sub(p.entry.LastSuccess)
+	if age >= p.cfg.staleIfError {
+		return false
+	}
+	p.stale = true
+	fmt.Fprintf(p.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s: %s\n",
+		age.Round(time.Second), p.cfg.staleIfError, whyLocateFailed(err, p.httpStatus), token.Redact(err.Error()))
+	return true
+}
+
+// whyLocateFailed sums up a locate failure: the HTTP status of locate's last
+// answer, "connection refused" or "timeout".
+func whyLocateFailed(err error, httpStatus int) string {
+	var problem *locate.Error
+	var unexpected *locate.StatusError
+	switch {
+	case errors.Is(err, locate.ErrUnauthorized):
+		return "HTTP 401"
+	case errors.As(err, &problem):
+		return fmt.Sprintf("HTTP %d", problem.Status)
+	case errors.As(err, &unexpected):
+		return fmt.Sprintf("HTTP %d", unexpected.Status)
+	case httpStatus != 0:
+		return fmt.Sprintf("HTTP %d", httpStatus)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "no usable answer"
+}
+
+// record stores the probe's status in the cache for the runs waiting on
+// it, and a success for later runs. A run ended by a signal is not
+// recorded: the waiters probe for themselves.
+func (p *prober) record(err error) {
+	if p.lock == nil {
+		return
+	}
+	o := outcome{status: exitStatus(err)}
+	var plain *exec.ExitError
+	if errors.As(err, new(*exec.SignalError)) || errors.As(err, &plain) && plain.Signal != 0 && !plain.TimedOut {
+		return
+	}
+	if rerr := p.lock.Record(o.status, p.finished); rerr != nil {
+		p.cacheProblem(rerr)
+		return
+	}
+	if o.status == 0 {
+		p.entry.LastSuccess = p.finished
+	}
+}
+
+// cacheKey is what makes a probe the same probe: where locate is, the
+// machine and service, which URLs go into which variables, and the command.
+func cacheKey(cfg *config) string {
+	parts := []string{cfg.locateURL.String(), cfg.machine, cfg.service, strconv.FormatBool(cfg.serviceURL),
+		cfg.urlKey, cfg.envName, cfg.exports.String(), cfg.exportAll, cfg.tokenEnvName, "--"}
+	return cache.Key(append(parts, cfg.command...)...)
+}
+
+// run reads the key, asks locate and runs the command (or prints the
+// variables). wctx is ctx watched for signals until stopWatch.
+func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Signals) error {
+	cfg := p.cfg
+	client := locate.NewClient(cfg.locateURL)
+	if cfg.serviceURL {
+		// DNS and the TCP handshake go on while the key is read.
+		client.Preconnect(ctx)
 	}
 	vars, err := p.variables(wctx, client)
 	stopWatch()
@@ -307,6 +502,18 @@ func derivedName(prefix, key string) (string, bool) {
 	return b.String(), !empty
 }
 
+// exitStatus is the status a run that ended with err exits with.
+func exitStatus(err error) int {
+	var exited interface{ ExitStatus() int }
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exited):
+		return exited.ExitStatus()
+	}
+	return statusFailed
+}
+
 // finish turns the error of a run into its outcome, writing one line to
 // stderr unless the command simply exited non-zero (its status speaks for
 // itself; debug says it anyway).
@@ -314,10 +521,8 @@ func finish(stderr io.Writer, err error, debugOn bool) outcome {
 	if err == nil {
 		return outcome{}
 	}
-	o := outcome{status: statusFailed, err: err}
-	var exited interface{ ExitStatus() int }
-	if errors.As(err, &exited) {
-		o.status = exited.ExitStatus()
+	o := outcome{status: exitStatus(err), err: err}
+	if errors.As(err, new(interface{ ExitStatus() int })) {
 		var plain *exec.ExitError
 		if errors.As(err, &plain) && !plain.TimedOut {
 			o.signal = plain.Signal
