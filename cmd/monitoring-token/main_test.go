@@ -26,15 +26,23 @@ const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 // binary is the monitoring-token command built once by TestMain.
 var binary string
 
+// binDir holds the three commands, built once by TestMain.
+var binDir string
+
 func TestMain(m *testing.M) {
+	// The README tests put this test binary on PATH as the clients.
+	if stub, ok := clientStubs[filepath.Base(os.Args[0])]; ok {
+		os.Exit(stub())
+	}
 	dir, err := os.MkdirTemp("", "monitoring-token-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binDir = dir
 	binary = filepath.Join(dir, "monitoring-token")
 	// Static, as make build makes it.
-	build := osexec.Command("go", "build", "-o", binary, ".")
+	build := osexec.Command("go", "build", "-o", dir+"/", ".", "../monitoring-keygen", "../locate-emulator")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
