@@ -291,6 +291,9 @@ func (cfg *config) validate(rawURL string) error {
 	if cfg.staleIfError < 0 {
 		return usagef("-stale-if-error %v must not be negative", cfg.staleIfError)
 	}
+	if cfg.metricsFile != "" && !strings.HasSuffix(cfg.metricsFile, ".prom") {
+		return usagef("-metrics-file %s does not end in .prom, and node_exporter's textfile collector reads nothing else", cfg.metricsFile)
+	}
 	if err := cfg.checkModes(); err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/monitoring-token/monitoring-token/exec"
 	"github.com/monitoring-token/monitoring-token/internal/cache"
+	"github.com/monitoring-token/monitoring-token/internal/metrics"
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/token"
 )
@@ -90,7 +91,34 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) outcome {
 		o.lastSuccess = p.finished
 	}
 	o.duration = time.Since(started)
+	if cfg.metricsFile != "" {
+		writeMetrics(cfg, &o, stderr)
+	}
 	return o
+}
+
+// writeMetrics writes the outcome to -metrics-file. Without a cache the
+// last success is read back from the file's previous version. A failure
+// costs one stderr line and leaves the exit status alone.
+func writeMetrics(cfg *config, o *outcome, stderr io.Writer) {
+	if o.lastSuccess.IsZero() {
+		last, err := metrics.LastSuccess(cfg.metricsFile, cfg.machine, cfg.service)
+		if err != nil {
+			logx.Debug.Printf("%v; last success unknown", err)
+		}
+		o.lastSuccess = last
+	}
+	err := metrics.Write(cfg.metricsFile, metrics.Probe{
+		Machine: cfg.machine, Service: cfg.service,
+		ExitCode: o.status, Duration: o.duration,
+		Sign: o.sign, Locate: o.locate, Command: o.command,
+		LocateAttempts: o.attempts, LocateHTTPStatus: o.httpStatus,
+		Cached: o.cached, Stale: o.stale,
+		LastSuccess: o.lastSuccess,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "monitoring-token: %v; check -metrics-file\n", err)
+	}
 }
 
 // prober is one probe: it gets the URL and runs the command (or prints the
