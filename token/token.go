@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,8 +31,15 @@ const Issuer = "monitoring"
 // Audience is the "aud" claim locate expects: the locate service itself.
 const Audience = "locate"
 
-// Algorithms locate can verify; m-lab/access token.Verifier parses no others.
-var Algorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+// algorithms locate can verify; m-lab/access token.Verifier parses no others.
+var algorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+
+// Algorithms returns the signature algorithms locate can verify, in a new
+// slice each time: callers may change it without changing what the package
+// accepts.
+func Algorithms() []jose.SignatureAlgorithm {
+	return slices.Clone(algorithms)
+}
 
 // Errors that tell the caller what is wrong with a key file.
 var (
@@ -150,10 +158,7 @@ func algorithm(key jose.JSONWebKey) (jose.SignatureAlgorithm, error) {
 		return fits, nil
 	}
 	alg := jose.SignatureAlgorithm(key.Algorithm)
-	supported := false
-	for _, a := range Algorithms {
-		supported = supported || a == alg
-	}
+	supported := slices.Contains(algorithms, alg)
 	switch {
 	case !supported:
 		return "", fmt.Errorf("%w (alg %q)", ErrUnsupportedAlg, key.Algorithm)

@@ -163,7 +163,7 @@ func rawClaims(t testing.TB, tok string) map[string]json.RawMessage {
 
 func header(t testing.TB, tok string) jose.Header {
 	t.Helper()
-	parsed, err := jwt.ParseSigned(tok, token.Algorithms)
+	parsed, err := jwt.ParseSigned(tok, token.Algorithms())
 	if err != nil {
 		t.Fatalf("ParseSigned = %v", err)
 	}
@@ -450,4 +450,21 @@ func FuzzNewSigner(f *testing.F) {
 			t.Fatalf("NewSigner accepted the key but its public half rejects the token: %v", err)
 		}
 	})
+}
+
+func TestAlgorithmsIsACopy(t *testing.T) {
+	want := []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+	if got := token.Algorithms(); !slices.Equal(got, want) {
+		t.Fatalf("Algorithms() = %v, want %v", got, want)
+	}
+	// A caller that edits its slice changes nothing for the next caller or
+	// for the keys NewSigner accepts.
+	clear(token.Algorithms())
+	if got := token.Algorithms(); !slices.Equal(got, want) {
+		t.Errorf("after a caller cleared its slice, Algorithms() = %v, want %v", got, want)
+	}
+	k := generated(t, "EdDSA", "copy")
+	if _, err := token.NewSigner(k.private); err != nil {
+		t.Errorf("after a caller cleared its slice, NewSigner(EdDSA key) = %v", err)
+	}
 }
