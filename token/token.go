@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -58,21 +57,6 @@ type Signer struct {
 	keyID  string
 	alg    jose.SignatureAlgorithm
 	signer jose.Signer
-}
-
-// LoadSigner reads a private JWK from path. Errors name the file and never
-// contain the file's contents.
-func LoadSigner(path string) (*Signer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		// The *PathError names the file and says why (missing, permission).
-		return nil, fmt.Errorf("read signer key: %w", err)
-	}
-	s, err := NewSigner(b)
-	if err != nil {
-		return nil, fmt.Errorf("signer key %s %w", path, err)
-	}
-	return s, nil
 }
 
 // keyMeta holds the public, non-secret members of a JWK, read before the key

@@ -359,7 +359,7 @@ func TestNewSignerErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, newErr := token.NewSigner(tt.jwk)
-			_, loadErr := token.LoadSigner(path)
+			_, loadErr := token.LoadSigner(t.Context(), path)
 			for fn, err := range map[string]error{"NewSigner": newErr, "LoadSigner": loadErr} {
 				if !errors.Is(err, tt.wantErr) {
 					t.Errorf("%s error = %v, want %v", fn, err, tt.wantErr)
@@ -378,7 +378,7 @@ func TestNewSignerErrors(t *testing.T) {
 
 func TestLoadSignerMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing.jwk")
-	_, err := token.LoadSigner(path)
+	_, err := token.LoadSigner(t.Context(), path)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Errorf("LoadSigner = %v, want a not-exist error naming %s", err, path)
 	}
@@ -390,7 +390,7 @@ func TestLoadSigner(t *testing.T) {
 	if err := os.WriteFile(path, k.private, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := token.LoadSigner(path)
+	s, err := token.LoadSigner(t.Context(), path)
 	if err != nil {
 		t.Fatalf("LoadSigner = %v", err)
 	}

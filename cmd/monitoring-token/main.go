@@ -73,7 +73,7 @@ func probe(ctx context.Context, cfg *config, stdout, stderr *os.File) error {
 	if !cfg.print {
 		sigs = exec.Subscribe()
 	}
-	signer, err := token.LoadSigner(cfg.keyPath)
+	signer, err := token.LoadSigner(ctx, cfg.keyPath)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
 	}
