@@ -71,6 +71,11 @@ type Client struct {
 	// Retrying, when set, hears of every failed attempt that will be
 	// retried and how long the client waits first.
 	Retrying func(err error, wait time.Duration)
+	// Attempted, when set, hears of every request Get sent, once it is
+	// over: status is the HTTP status of the last answer (that of a
+	// redirect the client refused to follow, too), or 0 when none came
+	// (connection refused, timeout). It is called on Get's goroutine.
+	Attempted func(status int)
 
 	transport *http.Transport // the one NewClient made, which dials with dialer
 	dialer    *earlyDialer    // for Preconnect
@@ -216,7 +221,15 @@ func (c *Client) attempt(ctx context.Context, service string, sign func() (strin
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}
+	status := 0
+	if c.Attempted != nil {
+		defer func() { c.Attempted(status) }()
+	}
 	resp, err := c.HTTP.Do(req)
+	if resp != nil {
+		// With an error, the answer to a refused redirect (body closed).
+		status = resp.StatusCode
+	}
 	if err != nil {
 		return nil, c.transportError(ctx, actx, endpoint, err)
 	}

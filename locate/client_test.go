@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,6 +439,57 @@ func TestGetAnswerSize(t *testing.T) {
 			}
 			if n := srv.Requests(); n != 1 {
 				t.Errorf("emulator saw %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+func TestGetReportsAttempts(t *testing.T) {
+	tests := []struct {
+		name     string
+		inject   []int // statuses answered before the emulator's own answer
+		otherKey bool  // sign with a key the emulator does not know
+		closed   bool  // locate's port refuses connections until the deadline
+		want     []int // statuses Attempted hears; with closed, each is 0
+		wantErr  bool
+	}{
+		{name: "success first try", want: []int{200}},
+		{name: "503 then 200", inject: []int{503}, want: []int{503, 200}},
+		{name: "503, 502 then 200", inject: []int{503, 502}, want: []int{503, 502, 200}},
+		{name: "401", otherKey: true, want: []int{401}, wantErr: true},
+		{name: "connection refused until the deadline", closed: true, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			if tt.otherKey {
+				_, public = newTokenSource(t)
+			}
+			base := closedURL(t)
+			ctx := getContext(t, 300*time.Millisecond)
+			if !tt.closed {
+				srv := startEmulator(t, public)
+				for _, status := range tt.inject {
+					srv.Inject(func(rw http.ResponseWriter, _ *http.Request) {
+						http.Error(rw, "failing", status)
+					})
+				}
+				base, ctx = srv.URL, getContext(t, 10*time.Second)
+			}
+			c := newClient(t, base)
+			var got []int
+			c.Attempted = func(status int) { got = append(got, status) }
+			_, err := c.Get(ctx, "ndt/ndt7", ts.sign)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Get = %v, want error %v", err, tt.wantErr)
+			}
+			want := tt.want
+			if tt.closed {
+				// One attempt per token signed, none of them answered.
+				want = make([]int, max(len(ts.tokens()), 1))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("Attempted heard %v, want %v", got, want)
 			}
 		})
 	}
