@@ -494,3 +494,70 @@ func TestGetReportsAttempts(t *testing.T) {
 		})
 	}
 }
+
+func TestGetRetryAfter(t *testing.T) {
+	t.Parallel() // one row waits for two seconds
+	const answer = `{"results":[{"machine":"m","urls":{"k":"wss://m/k"}}]}`
+	tests := []struct {
+		name       string
+		retryAfter string
+		wantWaits  []time.Duration // what Retrying hears
+		wantErr    string
+	}{
+		{name: "seconds", retryAfter: "2", wantWaits: []time.Duration{2 * time.Second}},
+		{name: "seconds beyond the deadline", retryAfter: "3600", wantErr: "beyond the deadline"},
+		{name: "HTTP date beyond the deadline", retryAfter: time.Now().Add(time.Hour).UTC().Format(http.TimeFormat), wantErr: "beyond the deadline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var arrived []time.Time
+			srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+				mu.Lock()
+				arrived = append(arrived, time.Now())
+				first := len(arrived) == 1
+				mu.Unlock()
+				if first {
+					rw.Header().Set("Retry-After", tt.retryAfter)
+					http.Error(rw, "slow down", http.StatusTooManyRequests)
+					return
+				}
+				rw.Header().Set("Content-Type", "application/json")
+				rw.Write([]byte(answer))
+			}))
+			t.Cleanup(srv.Close)
+			ts, _ := newTokenSource(t)
+			// FirstRetry is 1ms: a wait of seconds can only be locate's.
+			c := newClient(t, srv.URL+"/v2/platform/monitoring/")
+			var waits []time.Duration
+			c.Retrying = func(_ error, wait time.Duration) { waits = append(waits, wait) }
+			_, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+
+			mu.Lock()
+			defer mu.Unlock()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "HTTP 429") {
+					t.Errorf("Get = %v, want the 429 and %q", err, tt.wantErr)
+				}
+				if len(arrived) != 1 || len(waits) != 0 {
+					t.Errorf("locate saw %d requests and Retrying heard %v, want 1 request and no retry", len(arrived), waits)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Get = %v", err)
+			}
+			if !slices.Equal(waits, tt.wantWaits) {
+				t.Errorf("Retrying heard waits %v, want %v", waits, tt.wantWaits)
+			}
+			// A lower bound, so not subject to a slow machine: the retry
+			// must not come sooner than locate asked.
+			if len(arrived) != 2 {
+				t.Fatalf("locate saw %d requests, want 2", len(arrived))
+			}
+			if gap := arrived[1].Sub(arrived[0]); gap < tt.wantWaits[0] {
+				t.Errorf("the retry came %v after the 429, sooner than Retry-After %s", gap, tt.retryAfter)
+			}
+		})
+	}
+}
