@@ -55,10 +55,6 @@ func DefaultURLKey(service string) string {
 // and says why. It is not retried.
 var ErrRedirect = errors.New("refusing redirect")
 
-// errDowngrade is a redirect from https to plain http, refused even to
-// loopback or with Insecure: nothing legitimate asks for it.
-var errDowngrade = errors.New("leaves https for plain http and would send the token in clear text; tell locate's operators")
-
 // maxRedirects is net/http's own limit, kept by checkRedirect.
 const maxRedirects = 10
 
@@ -116,12 +112,13 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("%w to %s: stopped after %d redirects", ErrRedirect, printable(req.URL), maxRedirects)
 	}
-	err := CheckEndpoint(req.URL, c.Insecure)
-	if err == nil && via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		err = errDowngrade
-	}
-	if err != nil {
+	switch err := CheckEndpoint(req.URL, c.Insecure); {
+	case err != nil:
 		return fmt.Errorf("%w to %s, which %w", ErrRedirect, printable(req.URL), err)
+	case via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https":
+		// Refused even to loopback or with Insecure: nothing legitimate
+		// leaves https for plain http.
+		return fmt.Errorf("%w from https to %s, which would send the token in clear text; tell locate's operators", ErrRedirect, printable(req.URL))
 	}
 	return nil
 }
