@@ -13,8 +13,16 @@ import (
 // KiB (an RSA 4096 private key about 3.3 KiB); anything larger is not one.
 const MaxKeySize = 1 << 20
 
-// ErrKeyTooLarge is a key file longer than MaxKeySize.
-var ErrKeyTooLarge = errors.New("is larger than 1 MiB; a JWK is a few KiB")
+// Errors LoadSigner returns about reading the key, besides those of the
+// file system (*fs.PathError).
+var (
+	// ErrKeyTooLarge is a key file longer than MaxKeySize.
+	ErrKeyTooLarge = errors.New("is larger than 1 MiB; a JWK is a few KiB")
+	// ErrKeyReadStopped is a read that was still waiting when the context
+	// was done. The error also wraps context.Cause: the deadline, or the
+	// cause the caller gave (a signal).
+	ErrKeyReadStopped = errors.New("could not be read")
+)
 
 // LoadSigner reads a private JWK from path, which may be a symbolic link
 // (Kubernetes' ..data), a FIFO or a pipe (bash's <(…)). It reads at most
@@ -85,12 +93,12 @@ func readKeyFile(ctx context.Context, path string) ([]byte, error) {
 }
 
 // keyStopped says that the key at path could not be read before ctx was
-// done, and wraps why: the deadline, or the cause the caller gave (a
-// signal).
+// done, wrapping ErrKeyReadStopped and why: the deadline, or the cause the
+// caller gave (a signal).
 func keyStopped(ctx context.Context, path string) error {
 	cause := context.Cause(ctx)
 	if errors.Is(cause, context.DeadlineExceeded) {
-		return fmt.Errorf("could not read signer key %s in time: %w; is it a FIFO with no writer?", path, cause)
+		return fmt.Errorf("signer key %s %w in time: %w; is it a FIFO with no writer?", path, ErrKeyReadStopped, cause)
 	}
-	return fmt.Errorf("stopped reading signer key %s: %w", path, cause)
+	return fmt.Errorf("signer key %s %w: %w", path, ErrKeyReadStopped, cause)
 }

@@ -256,6 +256,9 @@ func TestLoadSignerStops(t *testing.T) {
 			if !strings.Contains(msg, fifo) || strings.Contains(msg, "\n") {
 				t.Errorf("error %q is not one line naming %s", msg, fifo)
 			}
+			if !errors.Is(r.err, token.ErrKeyReadStopped) {
+				t.Errorf("error %q does not wrap %v", msg, token.ErrKeyReadStopped)
+			}
 			var sigErr *exec.SignalError
 			switch {
 			case tt.deadline && (!errors.Is(r.err, context.DeadlineExceeded) || !strings.Contains(msg, "in time") || !strings.Contains(msg, "FIFO with no writer")):
