@@ -10,7 +10,7 @@ import (
 )
 
 // MaxKeySize is the most LoadSigner reads from a key file. A JWK is a few
-// KiB (an RSA 4096 private key about 3.3 KiB); anything larger is not one.
+// KiB (an RSA 4096 private key 3.2 KiB); anything larger is not one.
 const MaxKeySize = 1 << 20
 
 // Errors LoadSigner returns about reading the key, besides those of the
