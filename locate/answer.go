@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode"
@@ -68,7 +70,52 @@ var (
 	// ErrURLKey is an answer without the requested URL key, or without a
 	// single URL to choose when no key was requested.
 	ErrURLKey = errors.New("locate's answer has no URL for that key")
+	// ErrUnusableURL is a service URL in locate's answer that a probe
+	// cannot use (see CheckServiceURL). Run anyway, ndt7-client given an
+	// empty URL would test a server of locate's choosing and pass.
+	ErrUnusableURL = errors.New("locate's answer holds an unusable service URL")
 )
+
+// serviceSchemes are the schemes of the service URLs locate hands out
+// (m-lab/locate static.Configs).
+var serviceSchemes = []string{"ws", "wss", "http", "https"}
+
+// CheckServiceURL returns an error wrapping ErrUnusableURL unless raw is an
+// absolute ws, wss, http or https URL with a host and without control
+// characters (NUL, CR, LF, …). The error never quotes raw, which may carry
+// an access token.
+func CheckServiceURL(raw string) error {
+	if reason := unusable(raw); reason != "" {
+		return fmt.Errorf("%w: %s", ErrUnusableURL, reason)
+	}
+	return nil
+}
+
+// unusable says why raw cannot serve as a service URL, without quoting it,
+// or returns "".
+func unusable(raw string) string {
+	if raw == "" {
+		return "it is empty"
+	}
+	for i, r := range raw {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("it holds the control character %U at byte %d", r, i)
+		}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		// url.Error quotes the whole URL: say less.
+		return "it does not parse as a URL"
+	case !u.IsAbs():
+		return "it is not an absolute URL"
+	case !slices.Contains(serviceSchemes, u.Scheme):
+		return fmt.Sprintf("its scheme is %q, not ws, wss, http or https", u.Scheme)
+	case u.Opaque != "" || u.Hostname() == "":
+		return "it names no host"
+	}
+	return ""
+}
 
 // StatusError is an answer locate did not send as a monitoring result: an
 // unexpected status or a body that is not the expected JSON.
@@ -164,19 +211,20 @@ func (a *Answer) Machine() (Target, error) {
 
 // ServiceURL returns the URL stored under key. With an empty key it returns
 // the only URL, if there is exactly one. The error for a missing key lists
-// the keys present.
+// the keys present; a URL that CheckServiceURL refuses is an error wrapping
+// ErrUnusableURL that names the key.
 func (a *Answer) ServiceURL(key string) (string, error) {
 	t, err := a.Machine()
 	if err != nil {
 		return "", err
 	}
 	if key == "" && len(t.URLs) == 1 {
-		for _, u := range t.URLs {
-			return u, nil
+		for k, u := range t.URLs {
+			return checked(k, u)
 		}
 	}
 	if u, ok := t.URLs[key]; ok && key != "" {
-		return u, nil
+		return checked(key, u)
 	}
 	keys := make([]string, 0, len(t.URLs))
 	for k := range t.URLs {
@@ -191,4 +239,32 @@ func (a *Answer) ServiceURL(key string) (string, error) {
 		return "", fmt.Errorf("%w: no key given and the answer has %d URLs; keys present: %s", ErrURLKey, len(t.URLs), have)
 	}
 	return "", fmt.Errorf("%w %q; keys present: %s", ErrURLKey, key, have)
+}
+
+// ServiceURLs returns a copy of every URL of the answer by key, each checked
+// with CheckServiceURL: the first unusable one, in key order, is an error
+// wrapping ErrUnusableURL that names its key. An answer without URLs is an
+// error wrapping ErrURLKey.
+func (a *Answer) ServiceURLs() (map[string]string, error) {
+	t, err := a.Machine()
+	if err != nil {
+		return nil, err
+	}
+	if len(t.URLs) == 0 {
+		return nil, fmt.Errorf("%w: the answer holds no URLs at all", ErrURLKey)
+	}
+	for _, k := range slices.Sorted(maps.Keys(t.URLs)) {
+		if _, err := checked(k, t.URLs[k]); err != nil {
+			return nil, err
+		}
+	}
+	return maps.Clone(t.URLs), nil
+}
+
+// checked returns u, found under key, if CheckServiceURL accepts it.
+func checked(key, u string) (string, error) {
+	if reason := unusable(u); reason != "" {
+		return "", fmt.Errorf("%w under key %q: %s", ErrUnusableURL, key, reason)
+	}
+	return u, nil
 }

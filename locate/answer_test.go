@@ -1,8 +1,11 @@
 package locate_test
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -337,6 +340,9 @@ func FuzzParseAnswer(f *testing.F) {
 	f.Add(http.StatusOK, "", []byte(`null`))
 	f.Add(http.StatusOK, "application/json; charset=", []byte(`{`))
 	f.Add(-1, "\x00;;=", []byte("\u00e9\u00e9\u00e9"))
+	f.Add(http.StatusOK, "application/json", []byte(`{"results":[{"machine":"m","urls":{"wss:///ndt/v7/download":""}}]}`))
+	f.Add(http.StatusOK, "application/json", []byte(`{"results":[{"machine":"m","urls":{"k":"wss://h/\u0000"}}]}`))
+	f.Add(http.StatusOK, "application/json", []byte(`{"results":[{"machine":"m","urls":{"k":"/relative","j":"wss:///x"}}]}`))
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
 		a, err := locate.ParseAnswer(status, contentType, body)
 		if err != nil {
@@ -359,8 +365,166 @@ func FuzzParseAnswer(f *testing.F) {
 		if _, err := a.Machine(); err != nil {
 			t.Errorf("accepted answer has no machine: %v", err)
 		}
-		// ServiceURL must not panic, whatever the URLs.
-		_, _ = a.ServiceURL("")
-		_, _ = a.ServiceURL("wss:///ndt/v7/download")
+		// Whatever the URLs, ServiceURL and ServiceURLs do not panic, and
+		// return only URLs that CheckServiceURL accepts.
+		for _, key := range []string{"", "wss:///ndt/v7/download"} {
+			if u, err := a.ServiceURL(key); err == nil && locate.CheckServiceURL(u) != nil {
+				t.Errorf("ServiceURL(%q) = %q, which CheckServiceURL refuses", key, u)
+			}
+		}
+		if urls, err := a.ServiceURLs(); err == nil {
+			for key, u := range urls {
+				if locate.CheckServiceURL(u) != nil {
+					t.Errorf("ServiceURLs()[%q] = %q, which CheckServiceURL refuses", key, u)
+				}
+			}
+		}
+	})
+}
+
+// secret stands for locate's token in the service URLs below: no error may
+// quote it.
+const secret = "eyJhbGciOiJFZERTQSJ9.e30.c2VjcmV0"
+
+func TestCheckServiceURL(t *testing.T) {
+	tests := []struct {
+		name       string
+		url        string
+		wantReason string // "" when the URL is usable
+	}{
+		{name: "wss with token", url: "wss://ndt-mlab1-lga01.mlab-oti.measurement-lab.org/ndt/v7/download?access_token=" + secret},
+		{name: "ws with port", url: "ws://ndt-mlab1-lga01.mlab-oti.measurement-lab.org:80/ndt/v7/upload?access_token=" + secret},
+		{name: "https", url: "https://neubot-mlab1-lga01.mlab-oti.measurement-lab.org/negotiate/dash"},
+		{name: "http", url: "http://127.0.0.1:8080/x"},
+		{name: "IPv6 host", url: "wss://[2001:db8::1]:4443/v0/envelope/access"},
+		{name: "upper-case scheme", url: "WSS://host/path"},
+		{name: "empty", url: "", wantReason: "empty"},
+		{name: "NUL byte", url: "wss://host/path\x00?access_token=" + secret, wantReason: "control character U+0000"},
+		{name: "CR LF", url: "wss://host/path?access_token=" + secret + "\r\nX: y", wantReason: "control character U+000D"},
+		{name: "DEL", url: "wss://host/\x7f?access_token=" + secret, wantReason: "control character U+007F"},
+		{name: "C1 control", url: "wss://host/\u0085?access_token=" + secret, wantReason: "control character U+0085"},
+		{name: "relative", url: "/ndt/v7/download?access_token=" + secret, wantReason: "not an absolute URL"},
+		{name: "scheme-relative", url: "//host/ndt/v7/download?access_token=" + secret, wantReason: "not an absolute URL"},
+		{name: "ftp", url: "ftp://host/file?access_token=" + secret, wantReason: `scheme is "ftp"`},
+		{name: "file", url: "file:///etc/passwd", wantReason: `scheme is "file"`},
+		{name: "no host", url: "wss:///ndt/v7/download?access_token=" + secret, wantReason: "no host"},
+		{name: "port without host", url: "wss://:4443/v0/envelope/access?access_token=" + secret, wantReason: "no host"},
+		{name: "opaque", url: "wss:" + secret, wantReason: "no host"},
+		{name: "bad port", url: "wss://host:port/?access_token=" + secret, wantReason: "does not parse"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := locate.CheckServiceURL(tt.url)
+			if tt.wantReason == "" {
+				if err != nil {
+					t.Errorf("CheckServiceURL(%q) = %v", tt.url, err)
+				}
+				return
+			}
+			if !errors.Is(err, locate.ErrUnusableURL) || !strings.Contains(err.Error(), tt.wantReason) {
+				t.Fatalf("CheckServiceURL(%q) = %v, want %v saying %q", tt.url, err, locate.ErrUnusableURL, tt.wantReason)
+			}
+			checkMessage(t, err)
+		})
+	}
+}
+
+// checkMessage fails unless err is one printable line that names locate's
+// answer as the cause and does not quote the token.
+func checkMessage(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	if !strings.Contains(msg, "locate's answer") {
+		t.Errorf("error %q does not blame locate's answer", msg)
+	}
+	if strings.Contains(msg, secret) || strings.Contains(msg, "c2VjcmV0") {
+		t.Errorf("error %q quotes the token", msg)
+	}
+	if strings.IndexFunc(msg, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		t.Errorf("error %q holds non-printable characters", msg)
+	}
+}
+
+// answerWith returns locate's answer holding urls, as JSON would give them.
+func answerWith(t *testing.T, urls map[string]string) *locate.Answer {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"access_token": secret,
+		"results":      []any{map[string]any{"machine": "m", "urls": urls}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := locate.ParseAnswer(http.StatusOK, "application/json", body)
+	if err != nil {
+		t.Fatalf("ParseAnswer = %v", err)
+	}
+	return a
+}
+
+func TestServiceURLUnusable(t *testing.T) {
+	const key = "wss:///ndt/v7/download"
+	good := "wss://ndt-m/ndt/v7/download?access_token=" + secret
+	tests := []struct {
+		name    string
+		urls    map[string]string
+		key     string
+		wantKey string // the key the error names
+	}{
+		{name: "empty under the key", urls: map[string]string{key: "", "ws:///ndt/v7/download": good}, key: key, wantKey: key},
+		{name: "NUL under the key", urls: map[string]string{key: "wss://ndt-m/\x00?access_token=" + secret}, key: key, wantKey: key},
+		{name: "relative under the key", urls: map[string]string{key: "/ndt/v7/download?access_token=" + secret}, key: key, wantKey: key},
+		{name: "only URL, no key given, empty", urls: map[string]string{"wss://:4443/v0/envelope/access": ""}, wantKey: "wss://:4443/v0/envelope/access"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := answerWith(t, tt.urls).ServiceURL(tt.key)
+			if !errors.Is(err, locate.ErrUnusableURL) || got != "" {
+				t.Fatalf("ServiceURL(%q) = %q, %v, want %v", tt.key, got, err, locate.ErrUnusableURL)
+			}
+			if !strings.Contains(err.Error(), strconv.Quote(tt.wantKey)) {
+				t.Errorf("error %q does not name the key %q", err, tt.wantKey)
+			}
+			checkMessage(t, err)
+		})
+	}
+}
+
+func TestServiceURLs(t *testing.T) {
+	good := map[string]string{
+		"ws:///ndt/v7/download":  "ws://ndt-m/ndt/v7/download?access_token=" + secret,
+		"ws:///ndt/v7/upload":    "ws://ndt-m/ndt/v7/upload?access_token=" + secret,
+		"wss:///ndt/v7/download": "wss://ndt-m/ndt/v7/download?access_token=" + secret,
+		"wss:///ndt/v7/upload":   "wss://ndt-m/ndt/v7/upload?access_token=" + secret,
+	}
+	t.Run("all usable", func(t *testing.T) {
+		a := answerWith(t, good)
+		got, err := a.ServiceURLs()
+		if err != nil || !maps.Equal(got, good) {
+			t.Fatalf("ServiceURLs = %v, %v, want %v", got, err, good)
+		}
+		// The map is the caller's: editing it leaves the answer alone.
+		clear(got)
+		if again, err := a.ServiceURLs(); err != nil || !maps.Equal(again, good) {
+			t.Errorf("after the caller cleared its map, ServiceURLs = %v, %v", again, err)
+		}
+	})
+	t.Run("one unusable", func(t *testing.T) {
+		urls := maps.Clone(good)
+		urls["wss:///ndt/v7/upload"] = "wss:///ndt/v7/upload?access_token=" + secret
+		got, err := answerWith(t, urls).ServiceURLs()
+		if !errors.Is(err, locate.ErrUnusableURL) || got != nil {
+			t.Fatalf("ServiceURLs = %v, %v, want %v", got, err, locate.ErrUnusableURL)
+		}
+		if !strings.Contains(err.Error(), `"wss:///ndt/v7/upload"`) {
+			t.Errorf("error %q does not name the key", err)
+		}
+		checkMessage(t, err)
+	})
+	t.Run("no URLs", func(t *testing.T) {
+		got, err := answerWith(t, nil).ServiceURLs()
+		if !errors.Is(err, locate.ErrURLKey) || got != nil {
+			t.Errorf("ServiceURLs = %v, %v, want %v", got, err, locate.ErrURLKey)
+		}
 	})
 }

@@ -49,17 +49,28 @@ func DefaultURLKey(service string) string {
 	return defaultURLKeys[service]
 }
 
-// ErrRedirect refuses a redirect that would send the token in clear text.
-var ErrRedirect = errors.New("refusing redirect from https to http")
+// ErrRedirect is a redirect the client refused to follow: to a URL that
+// CheckEndpoint refuses, from https to plain http, or beyond net/http's
+// limit of 10. The error that wraps it names the target without its query
+// and says why. It is not retried.
+var ErrRedirect = errors.New("refusing redirect")
+
+// maxRedirects is net/http's own limit, kept by checkRedirect.
+const maxRedirects = 10
 
 // Client asks one locate service for monitoring URLs.
 type Client struct {
-	// HTTP makes the requests. NewClient sets one that refuses redirects
-	// from https to http.
+	// HTTP makes the requests. NewClient sets one whose CheckRedirect
+	// applies CheckEndpoint (with Insecure) to every redirect and refuses
+	// one from https to http.
 	HTTP *http.Client
 	// BaseURL is the monitoring prefix, e.g. DefaultURL. Its query
-	// parameters are sent with every request.
+	// parameters are sent with every request. Get refuses it unless it
+	// passes CheckEndpoint.
 	BaseURL *url.URL
+	// Insecure allows plain http to hosts that are not loopback, for
+	// BaseURL and redirects (CheckEndpoint's insecure).
+	Insecure bool
 	// UserAgent, when set, is sent with every request.
 	UserAgent string
 	// AttemptTimeout bounds one attempt; zero leaves only the caller's
@@ -71,6 +82,11 @@ type Client struct {
 	// Retrying, when set, hears of every failed attempt that will be
 	// retried and how long the client waits first.
 	Retrying func(err error, wait time.Duration)
+	// Attempted, when set, hears of every request Get sent, once it is
+	// over: status is the HTTP status of the last answer (that of a
+	// redirect the client refused to follow, too), or 0 when none came
+	// (connection refused, timeout). It is called on Get's goroutine.
+	Attempted func(status int)
 
 	transport *http.Transport // the one NewClient made, which dials with dialer
 	dialer    *earlyDialer    // for Preconnect
@@ -84,22 +100,25 @@ func NewClient(base *url.URL) *Client {
 	d := &earlyDialer{Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = d.DialContext
-	return &Client{
-		HTTP:      &http.Client{Transport: tr, CheckRedirect: checkRedirect},
-		BaseURL:   base,
-		transport: tr,
-		dialer:    d,
-	}
+	c := &Client{BaseURL: base, transport: tr, dialer: d}
+	c.HTTP = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	return c
 }
 
-// checkRedirect keeps net/http's limit of 10 redirects and refuses a
-// downgrade to plain http, which would expose the access token.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+// checkRedirect keeps net/http's limit of 10 redirects and holds every hop
+// to the rule for the locate URL (CheckEndpoint), as the token goes along
+// to each. It also refuses a downgrade from https to plain http.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("%w to %s: stopped after %d redirects", ErrRedirect, printable(req.URL), maxRedirects)
 	}
-	if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return ErrRedirect
+	switch err := CheckEndpoint(req.URL, c.Insecure); {
+	case err != nil:
+		return fmt.Errorf("%w to %s, which %w", ErrRedirect, printable(req.URL), err)
+	case via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https":
+		// Refused even to loopback or with Insecure: nothing legitimate
+		// leaves https for plain http.
+		return fmt.Errorf("%w from https to %s, which would send the token in clear text; tell locate's operators", ErrRedirect, printable(req.URL))
 	}
 	return nil
 }
@@ -134,6 +153,9 @@ func (c *Client) RequestURL(service, accessToken string) *url.URL {
 // the deadline. Error messages name the endpoint without its query, so they
 // never carry a token.
 func (c *Client) Get(ctx context.Context, service string, sign func() (string, error)) (*Answer, error) {
+	if err := CheckEndpoint(c.BaseURL, c.Insecure); err != nil {
+		return nil, fmt.Errorf("locate URL %s %w", printable(c.BaseURL), err)
+	}
 	var last error
 	attempt := func() (*Answer, error) {
 		a, err := c.attempt(ctx, service, sign)
@@ -216,7 +238,15 @@ func (c *Client) attempt(ctx context.Context, service string, sign func() (strin
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}
+	status := 0
+	if c.Attempted != nil {
+		defer func() { c.Attempted(status) }()
+	}
 	resp, err := c.HTTP.Do(req)
+	if resp != nil {
+		// With an error, the answer to a refused redirect (body closed).
+		status = resp.StatusCode
+	}
 	if err != nil {
 		return nil, c.transportError(ctx, actx, endpoint, err)
 	}

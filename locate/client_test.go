@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,6 +439,124 @@ func TestGetAnswerSize(t *testing.T) {
 			}
 			if n := srv.Requests(); n != 1 {
 				t.Errorf("emulator saw %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+func TestGetReportsAttempts(t *testing.T) {
+	tests := []struct {
+		name     string
+		inject   []int // statuses answered before the emulator's own answer
+		otherKey bool  // sign with a key the emulator does not know
+		closed   bool  // locate's port refuses connections until the deadline
+		want     []int // statuses Attempted hears; with closed, each is 0
+		wantErr  bool
+	}{
+		{name: "success first try", want: []int{200}},
+		{name: "503 then 200", inject: []int{503}, want: []int{503, 200}},
+		{name: "503, 502 then 200", inject: []int{503, 502}, want: []int{503, 502, 200}},
+		{name: "401", otherKey: true, want: []int{401}, wantErr: true},
+		{name: "connection refused until the deadline", closed: true, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			if tt.otherKey {
+				_, public = newTokenSource(t)
+			}
+			base := closedURL(t)
+			ctx := getContext(t, 300*time.Millisecond)
+			if !tt.closed {
+				srv := startEmulator(t, public)
+				for _, status := range tt.inject {
+					srv.Inject(func(rw http.ResponseWriter, _ *http.Request) {
+						http.Error(rw, "failing", status)
+					})
+				}
+				base, ctx = srv.URL, getContext(t, 10*time.Second)
+			}
+			c := newClient(t, base)
+			var got []int
+			c.Attempted = func(status int) { got = append(got, status) }
+			_, err := c.Get(ctx, "ndt/ndt7", ts.sign)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Get = %v, want error %v", err, tt.wantErr)
+			}
+			want := tt.want
+			if tt.closed {
+				// One attempt per token signed, none of them answered.
+				want = make([]int, max(len(ts.tokens()), 1))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("Attempted heard %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestGetRetryAfter(t *testing.T) {
+	t.Parallel() // one row waits for two seconds
+	const answer = `{"results":[{"machine":"m","urls":{"k":"wss://m/k"}}]}`
+	tests := []struct {
+		name       string
+		retryAfter string
+		wantWaits  []time.Duration // what Retrying hears
+		wantErr    string
+	}{
+		{name: "seconds", retryAfter: "2", wantWaits: []time.Duration{2 * time.Second}},
+		{name: "seconds beyond the deadline", retryAfter: "3600", wantErr: "beyond the deadline"},
+		{name: "HTTP date beyond the deadline", retryAfter: time.Now().Add(time.Hour).UTC().Format(http.TimeFormat), wantErr: "beyond the deadline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var arrived []time.Time
+			srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+				mu.Lock()
+				arrived = append(arrived, time.Now())
+				first := len(arrived) == 1
+				mu.Unlock()
+				if first {
+					rw.Header().Set("Retry-After", tt.retryAfter)
+					http.Error(rw, "slow down", http.StatusTooManyRequests)
+					return
+				}
+				rw.Header().Set("Content-Type", "application/json")
+				rw.Write([]byte(answer))
+			}))
+			t.Cleanup(srv.Close)
+			ts, _ := newTokenSource(t)
+			// FirstRetry is 1ms: a wait of seconds can only be locate's.
+			c := newClient(t, srv.URL+"/v2/platform/monitoring/")
+			var waits []time.Duration
+			c.Retrying = func(_ error, wait time.Duration) { waits = append(waits, wait) }
+			_, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+
+			mu.Lock()
+			defer mu.Unlock()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "HTTP 429") {
+					t.Errorf("Get = %v, want the 429 and %q", err, tt.wantErr)
+				}
+				if len(arrived) != 1 || len(waits) != 0 {
+					t.Errorf("locate saw %d requests and Retrying heard %v, want 1 request and no retry", len(arrived), waits)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Get = %v", err)
+			}
+			if !slices.Equal(waits, tt.wantWaits) {
+				t.Errorf("Retrying heard waits %v, want %v", waits, tt.wantWaits)
+			}
+			// A lower bound, so not subject to a slow machine: the retry
+			// must not come sooner than locate asked.
+			if len(arrived) != 2 {
+				t.Fatalf("locate saw %d requests, want 2", len(arrived))
+			}
+			if gap := arrived[1].Sub(arrived[0]); gap < tt.wantWaits[0] {
+				t.Errorf("the retry came %v after the 429, sooner than Retry-After %s", gap, tt.retryAfter)
 			}
 		})
 	}

@@ -109,3 +109,31 @@ func TestPreconnectSkipsProxy(t *testing.T) {
 	c.Preconnect(getContext(t, 10*time.Second))
 	poll.Until(t, "the connection Preconnect starts without a proxy", func() bool { return srv.count(http.StateNew) == 1 })
 }
+
+func TestPreconnectOnlyForItsAddress(t *testing.T) {
+	a, b := startConnServer(t), startConnServer(t)
+	c := newClient(t, a.URL+"/v2/platform/monitoring/")
+	c.Preconnect(getContext(t, 10*time.Second))
+	poll.Until(t, "the connection Preconnect starts to A", func() bool { return a.count(http.StateNew) == 1 })
+
+	// The first request goes to B, another port on the same host: the
+	// connection pending to A must not carry it.
+	u, err := url.Parse(b.URL + "/v2/platform/monitoring/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.BaseURL = u
+	ts, _ := newTokenSource(t)
+	if _, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign); err == nil {
+		t.Fatal("Get succeeded on a 403")
+	}
+	if n, r := b.count(http.StateNew), b.count(http.StateActive); n != 1 || r != 1 {
+		t.Errorf("B saw %d connections and %d requests, want 1 and 1", n, r)
+	}
+	if r := a.count(http.StateActive); r != 0 {
+		t.Errorf("A saw %d requests meant for B", r)
+	}
+	// The connection to A is still pending, for a request to A.
+	c.CloseIdleConnections()
+	poll.Until(t, "the unused connection to A to close", func() bool { return a.count(http.StateClosed) == 1 })
+}

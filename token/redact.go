@@ -36,7 +36,7 @@ func Redact(s string) string {
 // debug logs: operators can see what was sent without pasting a live token
 // into a website.
 func Describe(tok string) string {
-	t, err := jwt.ParseSigned(tok, Algorithms)
+	t, err := jwt.ParseSigned(tok, algorithms)
 	if err != nil || len(t.Headers) == 0 {
 		return "undecodable token"
 	}

@@ -15,7 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,8 +30,15 @@ const Issuer = "monitoring"
 // Audience is the "aud" claim locate expects: the locate service itself.
 const Audience = "locate"
 
-// Algorithms locate can verify; m-lab/access token.Verifier parses no others.
-var Algorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+// algorithms locate can verify; m-lab/access token.Verifier parses no others.
+var algorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+
+// Algorithms returns the signature algorithms locate can verify, in a new
+// slice each time: callers may change it without changing what the package
+// accepts.
+func Algorithms() []jose.SignatureAlgorithm {
+	return slices.Clone(algorithms)
+}
 
 // Errors that tell the caller what is wrong with a key file.
 var (
@@ -50,21 +57,6 @@ type Signer struct {
 	keyID  string
 	alg    jose.SignatureAlgorithm
 	signer jose.Signer
-}
-
-// LoadSigner reads a private JWK from path. Errors name the file and never
-// contain the file's contents.
-func LoadSigner(path string) (*Signer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		// The *PathError names the file and says why (missing, permission).
-		return nil, fmt.Errorf("read signer key: %w", err)
-	}
-	s, err := NewSigner(b)
-	if err != nil {
-		return nil, fmt.Errorf("signer key %s %w", path, err)
-	}
-	return s, nil
 }
 
 // keyMeta holds the public, non-secret members of a JWK, read before the key
@@ -150,10 +142,7 @@ func algorithm(key jose.JSONWebKey) (jose.SignatureAlgorithm, error) {
 		return fits, nil
 	}
 	alg := jose.SignatureAlgorithm(key.Algorithm)
-	supported := false
-	for _, a := range Algorithms {
-		supported = supported || a == alg
-	}
+	supported := slices.Contains(algorithms, alg)
 	switch {
 	case !supported:
 		return "", fmt.Errorf("%w (alg %q)", ErrUnsupportedAlg, key.Algorithm)

@@ -163,7 +163,7 @@ func rawClaims(t testing.TB, tok string) map[string]json.RawMessage {
 
 func header(t testing.TB, tok string) jose.Header {
 	t.Helper()
-	parsed, err := jwt.ParseSigned(tok, token.Algorithms)
+	parsed, err := jwt.ParseSigned(tok, token.Algorithms())
 	if err != nil {
 		t.Fatalf("ParseSigned = %v", err)
 	}
@@ -359,7 +359,7 @@ func TestNewSignerErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, newErr := token.NewSigner(tt.jwk)
-			_, loadErr := token.LoadSigner(path)
+			_, loadErr := token.LoadSigner(t.Context(), path)
 			for fn, err := range map[string]error{"NewSigner": newErr, "LoadSigner": loadErr} {
 				if !errors.Is(err, tt.wantErr) {
 					t.Errorf("%s error = %v, want %v", fn, err, tt.wantErr)
@@ -378,7 +378,7 @@ func TestNewSignerErrors(t *testing.T) {
 
 func TestLoadSignerMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing.jwk")
-	_, err := token.LoadSigner(path)
+	_, err := token.LoadSigner(t.Context(), path)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Errorf("LoadSigner = %v, want a not-exist error naming %s", err, path)
 	}
@@ -390,7 +390,7 @@ func TestLoadSigner(t *testing.T) {
 	if err := os.WriteFile(path, k.private, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := token.LoadSigner(path)
+	s, err := token.LoadSigner(t.Context(), path)
 	if err != nil {
 		t.Fatalf("LoadSigner = %v", err)
 	}
@@ -450,4 +450,21 @@ func FuzzNewSigner(f *testing.F) {
 			t.Fatalf("NewSigner accepted the key but its public half rejects the token: %v", err)
 		}
 	})
+}
+
+func TestAlgorithmsIsACopy(t *testing.T) {
+	want := []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+	if got := token.Algorithms(); !slices.Equal(got, want) {
+		t.Fatalf("Algorithms() = %v, want %v", got, want)
+	}
+	// A caller that edits its slice changes nothing for the next caller or
+	// for the keys NewSigner accepts.
+	clear(token.Algorithms())
+	if got := token.Algorithms(); !slices.Equal(got, want) {
+		t.Errorf("after a caller cleared its slice, Algorithms() = %v, want %v", got, want)
+	}
+	k := generated(t, "EdDSA", "copy")
+	if _, err := token.NewSigner(k.private); err != nil {
+		t.Errorf("after a caller cleared its slice, NewSigner(EdDSA key) = %v", err)
+	}
 }

@@ -181,7 +181,7 @@ func TestRunGenerateKey(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("generated key mode = %v, want 0600", fi.Mode().Perm())
 	}
-	signer, err := token.LoadSigner(keyPath)
+	signer, err := token.LoadSigner(t.Context(), keyPath)
 	if err != nil {
 		t.Fatalf("LoadSigner(generated key) = %v", err)
 	}
@@ -392,7 +392,7 @@ func TestSignals(t *testing.T) {
 			case <-time.After(timeout):
 				t.Fatalf("no URL on stdout after %v", timeout)
 			}
-			signer, err := token.LoadSigner(keyPath)
+			signer, err := token.LoadSigner(t.Context(), keyPath)
 			if err != nil {
 				t.Fatal(err)
 			}

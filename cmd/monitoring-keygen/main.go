@@ -138,7 +138,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 // algorithm returns the canonical spelling of alg if locate can verify it.
 // Case is ignored, so "eddsa" is EdDSA.
 func algorithm(alg string) (string, bool) {
-	for _, a := range token.Algorithms {
+	for _, a := range token.Algorithms() {
 		if strings.EqualFold(alg, string(a)) {
 			return string(a), true
 		}

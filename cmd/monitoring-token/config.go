@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -418,28 +417,20 @@ func checkService(s string) error {
 
 // parseLocateURL accepts an absolute http(s) URL. Plain http sends the
 // token in clear text, so it is refused unless the host is loopback (an
-// emulator) or the operator said -insecure.
+// emulator) or the operator said -insecure: locate.CheckEndpoint, the rule
+// every redirect follows too.
 func parseLocateURL(raw string, insecure bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if err == nil {
+		err = locate.CheckEndpoint(u, insecure)
+	}
+	switch {
+	case err == nil:
+		return u, nil
+	case u == nil || errors.Is(err, locate.ErrNotHTTP):
 		return nil, usagef("-locate-url %q is not an absolute http(s) URL; the default is %s", raw, locate.DefaultURL)
 	}
-	if u.User != nil {
-		return nil, usagef("-locate-url must not carry user information")
-	}
-	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
-		return nil, usagef("-locate-url %s uses plain http to a host that is not loopback, which would send the token in clear text; use https, or add -insecure if you mean it", u.Redacted())
-	}
-	return u, nil
-}
-
-// isLoopback reports whether host names this machine without a DNS lookup.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return nil, usagef("-locate-url %s %v", u.Redacted(), err)
 }
 
 // validEnvName reports whether name is a portable environment variable name.

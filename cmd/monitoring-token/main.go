@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"maps"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -338,6 +339,8 @@ func cacheKey(cfg *config) string {
 func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Signals) error {
 	cfg := p.cfg
 	client := locate.NewClient(cfg.locateURL)
+	client.Insecure = cfg.insecure
+	client.Attempted = func(status int) { p.attempts, p.httpStatus = p.attempts+1, status }
 	if cfg.serviceURL {
 		// DNS and the TCP handshake go on while the key is read.
 		client.Preconnect(ctx)
@@ -395,7 +398,7 @@ type variable struct{ name, value string }
 func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variable, error) {
 	cfg := p.cfg
 	started := time.Now()
-	signer, err := token.LoadSigner(cfg.keyPath)
+	signer, err := token.LoadSigner(ctx, cfg.keyPath)
 	p.sign += time.Since(started)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return nil, fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
@@ -467,15 +470,11 @@ func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
 		}
 		return vars, nil
 	case cfg.exportAll != "":
-		target, err := answer.Machine()
+		urls, err := answer.ServiceURLs()
 		if err != nil {
 			return nil, err
 		}
-		keys := make([]string, 0, len(target.URLs))
-		for k := range target.URLs {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := slices.Sorted(maps.Keys(urls))
 		var vars []variable
 		byName := map[string]string{}
 		for _, k := range keys {
@@ -487,11 +486,7 @@ func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
 				return nil, fmt.Errorf("-export-all: locate's keys %q and %q both make the name %s; use -export for each", other, k, name)
 			}
 			byName[name] = k
-			u, err := answer.ServiceURL(k)
-			if err != nil {
-				return nil, err
-			}
-			vars = append(vars, variable{name, u})
+			vars = append(vars, variable{name, urls[k]})
 		}
 		return vars, nil
 	}
@@ -580,7 +575,7 @@ func explain(err error) string {
 		return msg + "; choose one with -service-url-key-name or -export"
 	case errors.As(err, &problem) && problem.Title == "Must provide access_token":
 		return msg + "; locate hands monitoring tokens only for ndt/ndt7 and wehe/replay, check -service"
-	case errors.Is(err, context.DeadlineExceeded) && errors.As(err, new(*locateFailure)):
+	case errors.Is(err, context.DeadlineExceeded) && errors.As(err, new(*locateFailure)) && !errors.Is(err, token.ErrKeyReadStopped):
 		return msg + "; locate did not answer within -timeout"
 	}
 	return msg

@@ -27,7 +27,8 @@ func probeMetrics(t *testing.T, path string) map[string]float64 {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	families, err := expfmt.NewTextParser(model.LegacyValidation).TextToMetricFamilies(f)
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(f)
 	if err != nil {
 		t.Fatalf("%s does not parse: %v", path, err)
 	}
