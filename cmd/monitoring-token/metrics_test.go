@@ -73,14 +73,14 @@ func TestMetricsForEachOutcome(t *testing.T) {
 		status   int
 		attempts float64
 		http     float64
-		command0 bool // no command phase: it did not run
+		command0 bool // no command phase: it was not tried
 	}{
 		{name: "success", command: []string{"true"}, status: 0, attempts: 1, http: 200},
 		{name: "command failed", command: []string{"sh", "-c", "exit 3"}, status: 3, attempts: 1, http: 200},
 		{name: "timed out", flags: []string{"-timeout=1s", "-kill-after=1s"}, command: []string{"sleep", "30"}, status: 124, attempts: 1, http: 200},
 		{name: "locate refused after a retry", inject: []http.HandlerFunc{status(http.StatusServiceUnavailable, "", ""), status(http.StatusForbidden, "text/plain", "no")}, command: []string{"true"}, status: 125, attempts: 2, http: 403, command0: true},
-		{name: "not executable", command: []string{"/dev/null"}, status: 126, attempts: 1, http: 200, command0: true},
-		{name: "not found", command: []string{"no-such-command-here"}, status: 127, attempts: 1, http: 200, command0: true},
+		{name: "not executable", command: []string{"/dev/null"}, status: 126, attempts: 1, http: 200},
+		{name: "not found", command: []string{"no-such-command-here"}, status: 127, attempts: 1, http: 200},
 		{name: "killed", command: []string{"sh", "-c", "kill -9 $$"}, status: 137, attempts: 1, http: 200},
 	}
 	for _, tt := range tests {
@@ -112,7 +112,7 @@ func TestMetricsForEachOutcome(t *testing.T) {
 					t.Errorf("no %s phase: %v", phase, m)
 				}
 			}
-			if ran := m["monitoring_probe_phase_duration_seconds{command}"] > 0; ran == tt.command0 {
+			if ran := m["monitoring_probe_phase_duration_seconds{command}"] > 0; tt.command0 && ran || tt.status < 125 && !ran {
 				t.Errorf("command phase %v", m["monitoring_probe_phase_duration_seconds{command}"])
 			}
 			last := m["monitoring_probe_last_success_timestamp_seconds"]
