@@ -296,6 +296,18 @@ func TestREADMEExamples(t *testing.T) {
 			r.wantClients(t, "wehe-client.sh:bad", download)
 		},
 	}
+	checks["alerts"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
+		path := filepath.Join(r.dir, "probe.prom")
+		if res := r.run(t, "", "monitoring-token -machine="+machine+" -metrics-file="+path+" -- true"); res.status != 0 {
+			t.Fatalf("status %d: %s", res.status, res.stdout)
+		}
+		written := probeMetrics(t, path)
+		for _, name := range regexp.MustCompile(`monitoring_probe_\w+`).FindAllString(b.text, -1) {
+			if _, ok := written[name]; !ok {
+				t.Errorf("the rules use %s, which monitoring-token does not write", name)
+			}
+		}
+	}
 	checks["ci"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
 		probe := filepath.Join(r.dir, "my-probe.sh")
 		if err := os.WriteFile(probe, []byte("#!/bin/sh\nexec ndt7-client -service-url=\"$MONITORING_URL\"\n"), 0o755); err != nil {
