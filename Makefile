@@ -31,7 +31,7 @@ fuzz:
 # Cost figures (see bench/README.md); informational, never part of test.
 bench:
 	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/... ./bench/floor
-	$(GO) test -run='^$$' -bench=. -benchmem ./token/ ./locate/ ./exec/
+	$(GO) test -run='^$$' -bench=. -benchmem ./token/ ./locate/ ./exec/ ./internal/cache/ ./internal/metrics/
 	$(GO) run ./bench/wholerun -n 200 -monitoring-token $(BIN)/monitoring-token -floor $(BIN)/floor
 
 clean:

@@ -31,10 +31,12 @@ const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 
 // Targets.
 const (
-	maxWallRatio   = 1.05  // whole run time, monitoring-token / floor
-	maxExtraRSSKiB = 1024  // peak RSS over the floor's
-	maxBinaryBytes = 7.5e6 // size of the monitoring-token binary
-	minThroughput  = 0.95  // debug-mode stdout throughput, through / direct
+	maxWallRatio   = 1.05             // whole run time, monitoring-token / floor
+	maxExtraRSSKiB = 1024             // peak RSS over the floor's
+	maxBinaryBytes = 7.5e6            // size of the monitoring-token binary
+	minThroughput  = 0.95             // debug-mode stdout throughput, through / direct
+	maxMetricsCost = time.Millisecond // -metrics-file on, over off
+	maxHitRatio    = 0.3              // a cache hit / a full run
 )
 
 func main() {
@@ -139,6 +141,9 @@ func run(args []string, out io.Writer) error {
 		{name: "/bin/true", args: []string{"/bin/true"}},
 		{name: "floor", args: []string{cfg.floor, "/bin/true"}, env: env},
 		{name: "monitoring-token", args: []string{cfg.monitoring, "-machine=" + machine, "--", "/bin/true"}, env: env},
+		{name: "-metrics-file", args: []string{cfg.monitoring, "-machine=" + machine, "-metrics-file=" + filepath.Join(dir, "probe.prom"), "--", "/bin/true"}, env: env},
+		// The unmeasured round below stores the success the others hit.
+		{name: "cache hit", args: []string{cfg.monitoring, "-machine=" + machine, "-cache-dir=" + filepath.Join(dir, "cache"), "-cache-ttl=24h", "--", "/bin/true"}, env: env},
 	}
 	// One unmeasured round warms the page cache and the emulator.
 	for _, v := range variants {
@@ -192,6 +197,11 @@ func run(args []string, out io.Writer) error {
 	wallRatio := float64(mw) / float64(fw)
 	fmt.Fprintf(out, "  wall monitoring-token/floor = %.3f (target <= %.2f) %s\n", wallRatio, maxWallRatio, verdict(wallRatio <= maxWallRatio))
 	fmt.Fprintf(out, "  RSS  monitoring-token-floor = %+d KiB, ratio %.3f (target <= +%d KiB) %s\n", mr-fr, float64(mr)/float64(fr), maxExtraRSSKiB, verdict(mr-fr <= maxExtraRSSKiB))
+	withMetrics, hit := variants[3], variants[4]
+	metricsCost := time.Duration(median(withMetrics.samples, wallOf) - mw)
+	fmt.Fprintf(out, "  wall -metrics-file on - off = %v (target <= %v; the file is in %s) %s\n", metricsCost.Round(time.Microsecond), maxMetricsCost, dir, verdict(metricsCost <= maxMetricsCost))
+	hitRatio := float64(median(hit.samples, wallOf)) / float64(mw)
+	fmt.Fprintf(out, "  wall cache hit/full run = %.3f (target <= %.2f) %s\n", hitRatio, maxHitRatio, verdict(hitRatio <= maxHitRatio))
 
 	fi, err := os.Stat(cfg.monitoring)
 	if err != nil {
