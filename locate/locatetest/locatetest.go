@@ -168,6 +168,9 @@ func newLocateKey() (jose.Signer, []byte, error) {
 	return signer, public, nil
 }
 
+// ErrServiceAddr is a Config.ServiceAddr that is not a host and a port.
+var ErrServiceAddr = errors.New("service address must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:4443")
+
 // checkServiceAddr checks a Config.ServiceAddr and returns it in the form
 // net.JoinHostPort gives; empty stays empty.
 func checkServiceAddr(addr string) (string, error) {
@@ -175,11 +178,8 @@ func checkServiceAddr(addr string) (string, error) {
 		return "", nil
 	}
 	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("service address %q: %w; want host:port, e.g. 127.0.0.1:4443", addr, err)
-	}
-	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || h == "" {
-		return "", fmt.Errorf("service address %q: want host:port with a port from 1 to 65535, e.g. 127.0.0.1:4443", addr)
+	if n, perr := strconv.Atoi(p); err != nil || perr != nil || n < 1 || n > 65535 || h == "" {
+		return "", fmt.Errorf("%w, not %q", ErrServiceAddr, addr)
 	}
 	return net.JoinHostPort(h, p), nil
 }

@@ -513,8 +513,8 @@ func TestServiceAddrRefused(t *testing.T) {
 				srv.Close()
 				t.Fatalf("Start with service address %q succeeded, want an error", addr)
 			}
-			if !strings.Contains(err.Error(), "host:port") {
-				t.Errorf("Start = %v, want an error that asks for host:port", err)
+			if !errors.Is(err, locatetest.ErrServiceAddr) || !strings.Contains(err.Error(), addr) {
+				t.Errorf("Start = %v, want ErrServiceAddr naming %q", err, addr)
 			}
 		})
 	}
