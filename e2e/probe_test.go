@@ -83,3 +83,45 @@ func TestMachineSpellings(t *testing.T) {
 		})
 	}
 }
+
+// TestFullProbe runs the README's full ndt7 probe (issue 14): download and
+// upload against the same machine from one locate answer. The server must
+// accept both as monitoring; refusing either direction fails the probe.
+func TestFullProbe(t *testing.T) {
+	c := startChain(t)
+	full := fixtureProbes(t, c)["full-probe"]
+	line := full.argv[2]
+	own, command, ok := strings.Cut(line, " -- ")
+	if !ok {
+		t.Fatalf("full probe %q has no command", line)
+	}
+	tests := []struct {
+		name string
+		line string
+		want want
+	}{
+		{
+			name: "as in the README",
+			line: line,
+			want: want{exit: 0, locate: true, server: counts([]string{"download", "upload"})},
+		},
+		{
+			// The download passes; the upload's token is refused.
+			name: "upload refused",
+			line: own + " -- tamper corrupt-signature UL -- " + command,
+			want: want{exit: exitFailed, locate: true, server: counts([]string{"download"}, "upload "+reasonSignature)},
+		},
+		{
+			// The download's token is refused, so the upload never
+			// starts.
+			name: "download refused",
+			line: own + " -- tamper drop-token DL -- " + command,
+			want: want{exit: exitFailed, locate: true, server: counts(nil, "download "+reasonMissing)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.expect(t, shellProbe(tt.name, tt.line), tt.want)
+		})
+	}
+}
