@@ -297,13 +297,13 @@ func (c *chain) run(t *testing.T, p probe, w want) outcome {
 	// A child that keeps the output pipe open must not hang the test.
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
-	o := outcome{exit: cmd.ProcessState.ExitCode(), output: redact(out.String()), locate: c.locateHits.Load() - hits}
-	if ctx.Err() != nil {
-		t.Fatalf("%s: still running after %v; output:\n%s", p.name, probeTimeout, o.output)
-	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
 		t.Fatalf("%s: %v", p.name, err)
+	}
+	o := outcome{exit: cmd.ProcessState.ExitCode(), output: redact(out.String()), locate: c.locateHits.Load() - hits}
+	if ctx.Err() != nil {
+		t.Fatalf("%s: still running after %v; output:\n%s", p.name, probeTimeout, o.output)
 	}
 	// Measurements end on the server after the client has its result:
 	// wait until every measurement begun has ended, then give the counts

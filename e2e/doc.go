@@ -8,6 +8,7 @@
 // each pinned to one release; monitoring-token and locate-emulator are built
 // from the parent module as its release build does.
 //
-// Run the tests with `make e2e`. The first run builds ndt-server with cgo
-// (gcc and the C library and Linux headers), which takes a few minutes.
+// Run the tests with `make e2e`. The first run downloads the modules and
+// builds ndt-server with cgo (gcc, the C library's and Linux's headers),
+// a minute or two; later runs take about half a minute.
 package e2e

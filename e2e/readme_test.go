@@ -248,20 +248,24 @@ func (e example) probe(s settings) (probe, error) {
 	if !isMonitoringToken(e.argv[0]) {
 		return probe{}, fmt.Errorf("command %q is not monitoring-token", e.argv[0])
 	}
-	argv := []string{"monitoring-token"}
-	own := true
-	for _, a := range e.argv[1:] {
+	// The exporter runs the installed binary by its path; here that is
+	// the test's build.
+	argv := []string{binDir + "/monitoring-token"}
+	args := e.argv[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if a == "--" {
-			own = false
+			argv = append(argv, args[i:]...)
+			break
 		}
-		if own && flagValue.MatchString(a) {
-			a = strings.TrimPrefix(replace(" "+a), " ")
+		if name := strings.TrimLeft(a, "-"); values[name] != "" && strings.HasPrefix(a, "-") && i+1 < len(args) {
+			// A flag and its value as two elements.
+			argv = append(argv, a, values[name])
+			i++
+			continue
 		}
-		argv = append(argv, a)
+		argv = append(argv, strings.TrimPrefix(replace(" "+a), " "))
 	}
-	// Run from the PATH the chain gives, as the exporter would run the
-	// installed binary.
-	argv[0] = binDir + "/monitoring-token"
 	return probe{name: e.block, argv: argv, env: env}, nil
 }
 
@@ -348,6 +352,31 @@ func TestExtractExamples(t *testing.T) {
 		p, err := got[name][0].probe(s)
 		if err != nil || !reflect.DeepEqual(p, want) {
 			t.Errorf("%s: probe = %#v, %v; want %#v", name, p, err, want)
+		}
+	}
+
+	// Flags and values as separate words or list elements; the command's
+	// own arguments stay as they are.
+	separate := []struct {
+		name string
+		ex   example
+		want []string
+	}{
+		{
+			name: "shell words",
+			ex:   example{block: "sh", shell: `/opt/bin/monitoring-token --machine "mlab1-lga01.mlab-oti.measurement-lab.org" -locate-url=https://locate.example/ -- sh -c 'echo -machine=x'`},
+			want: []string{"sh", "-c", "monitoring-token --machine " + machine + " -locate-url='http://127.0.0.1:1/v2/platform/monitoring/?early_exit=250' -- sh -c 'echo -machine=x'"},
+		},
+		{
+			name: "list elements",
+			ex:   example{block: "yaml", argv: []string{"monitoring-token", "-machine", "mlab1-lga01.mlab-oti.measurement-lab.org", "--monitoring-signer-key", "/etc/k.jwk", "--", "client", "-machine", "x"}},
+			want: []string{binDir + "/monitoring-token", "-machine", machine, "--monitoring-signer-key", "/tmp/e2e/key.jwk", "--", "client", "-machine", "x"},
+		},
+	}
+	for _, tt := range separate {
+		p, err := tt.ex.probe(s)
+		if err != nil || !reflect.DeepEqual(p.argv, tt.want) {
+			t.Errorf("%s: probe argv = %q, %v; want %q", tt.name, p.argv, err, tt.want)
 		}
 	}
 }
