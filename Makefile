@@ -6,7 +6,7 @@ BIN := bin
 # symbol table or DWARF.
 RELEASE_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w'
 
-.PHONY: build test lint fuzz demo bench clean
+.PHONY: build test lint fuzz demo bench e2e clean
 
 build:
 	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/...
@@ -33,6 +33,14 @@ bench:
 	$(RELEASE_BUILD) -o $(BIN)/ ./cmd/... ./bench/floor
 	$(GO) test -run='^$$' -bench=. -benchmem ./token/ ./locate/ ./exec/ ./internal/cache/ ./internal/metrics/
 	$(GO) run ./bench/wholerun -n 200 -monitoring-token $(BIN)/monitoring-token -floor $(BIN)/floor
+
+# End to end with the real ndt7-client and ndt-server on loopback (e2e/ is a
+# module of its own). ndt-server needs cgo: gcc, the C library's and Linux's
+# headers, installed here from Debian if missing. -count=1: the tests build
+# the binaries themselves, which go test's cache cannot see.
+e2e:
+	@command -v gcc >/dev/null && test -e /usr/include/netinet/tcp.h && test -e /usr/include/linux/inet_diag.h || { apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev linux-libc-dev; }
+	$(GO) -C e2e test -count=1 -timeout=30m ./...
 
 clean:
 	rm -rf $(BIN)

@@ -13,6 +13,13 @@
 // command's environment, and exits with the command's status:
 //
 //	locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- ./probe.sh
+//
+// To probe a local server, such as an ndt-server started with
+// -token.verify-key=/tmp/locate.pub.jwk, -service-addr points the URLs it
+// hands out at that server and -locate-public-key writes out the key that
+// verifies its access tokens:
+//
+//	locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url -service-addr 127.0.0.1:4443 -locate-public-key /tmp/locate.pub.jwk
 package main
 
 import (
@@ -50,6 +57,7 @@ const (
 // usageText goes before the flag list in -h.
 const usageText = `Usage:
   locate-emulator (-verify-key PUBLIC.jwk ... | -generate-key PRIVATE.jwk) [-listen ADDR] [-url-file PATH]
+                  [-service-addr HOST:PORT] [-locate-public-key PATH]
   locate-emulator [flags] [--] COMMAND [ARG...]
 
 Serves locate's monitoring endpoint, checking tokens as locate does, and
@@ -58,9 +66,16 @@ SIGTERM or, given a command, until the command exits. The command gets
 LOCATE_URL and MONITORING_SIGNER_KEY in its environment (a throwaway key
 pair is made when no key flag is given) and its exit status is returned.
 
+Like locate, it signs an access token of its own for the machine named in
+the monitoring token, spelled exactly as given, and puts it in every URL.
+To test a local server (an ndt-server with -ndt7.token.required), give the
+server the key from -locate-public-key as -token.verify-key, and point the
+URLs at it with -service-addr.
+
 Examples:
   locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url
   locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- ./probe.sh
+  locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url -service-addr 127.0.0.1:4443 -locate-public-key /tmp/locate.pub.jwk
 
 Flags:
 `
@@ -86,6 +101,10 @@ type config struct {
 	verifyKeys  pathList
 	generateKey string
 	urlFile     string
+	// serviceAddr, when set, replaces the host:port of every service URL.
+	serviceAddr string
+	// locatePublicKey is where to write the public JWK of locate's key.
+	locatePublicKey string
 	// command, when set, runs while the emulator serves.
 	command []string
 }
@@ -144,6 +163,8 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	flags.Var(&cfg.verifyKeys, "verify-key", "accept tokens signed with the public JWK in `PATH` (repeatable)")
 	flags.StringVar(&cfg.generateKey, "generate-key", "", "make an EdDSA key pair for this run, accept its tokens and write its private JWK to `PATH` (mode 0600; must not exist; removed at exit)")
 	flags.StringVar(&cfg.urlFile, "url-file", "", "once listening, write the URL to `PATH` (atomically, so a script can wait for it to appear; removed at exit)")
+	flags.StringVar(&cfg.serviceAddr, "service-addr", "", "make every service URL point at `HOST:PORT` (e.g. a local ndt-server's 127.0.0.1:4443) instead of the machine's service hostname; locate's token still names the machine")
+	flags.StringVar(&cfg.locatePublicKey, "locate-public-key", "", "once listening, write the public JWK that verifies the emulator's access tokens to `PATH` (ndt-server -token.verify-key; written before the URL file; removed at exit)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -158,11 +179,22 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	case len(cfg.verifyKeys) == 0 && cfg.generateKey == "" && len(cfg.command) == 0:
 		return cfg, &usageError{"no key to verify tokens with: give -verify-key PUBLIC.jwk or -generate-key PATH"}
 	}
-	// The URL file is removed and replaced, so it must not be a key file.
-	if cfg.urlFile != "" {
-		for _, key := range append([]string{cfg.generateKey}, cfg.verifyKeys...) {
-			if filepath.Clean(key) == filepath.Clean(cfg.urlFile) {
-				return cfg, &usageError{fmt.Sprintf("-url-file %s is also a key file; give it a path of its own", cfg.urlFile)}
+	// The output files are removed and replaced, so each must have a path
+	// of its own.
+	outputs := []struct{ flag, path string }{{"-url-file", cfg.urlFile}, {"-locate-public-key", cfg.locatePublicKey}}
+	inputs := append([]string{cfg.generateKey}, cfg.verifyKeys...)
+	for i, out := range outputs {
+		if out.path == "" {
+			continue
+		}
+		for _, key := range inputs {
+			if filepath.Clean(key) == filepath.Clean(out.path) {
+				return cfg, &usageError{fmt.Sprintf("%s %s is also a key file; give it a path of its own", out.flag, out.path)}
+			}
+		}
+		for _, other := range outputs[i+1:] {
+			if filepath.Clean(other.path) == filepath.Clean(out.path) {
+				return cfg, &usageError{fmt.Sprintf("%s and %s name the same file %s; give each a path of its own", out.flag, other.flag, out.path)}
 			}
 		}
 	}
@@ -199,33 +231,44 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 		}
 		keys = append(keys, generated.Public)
 	}
-	if cfg.urlFile != "" {
-		// A URL file left by an earlier run would tell a waiting script
-		// that this one is ready.
-		if err := removeIfExists(cfg.urlFile); err != nil {
-			return fmt.Errorf("remove stale URL file: %w", err)
+	// Files left by an earlier run would tell a waiting script that this
+	// one is ready, or give a server the wrong key.
+	for _, path := range []string{cfg.urlFile, cfg.locatePublicKey} {
+		if path == "" {
+			continue
+		}
+		if err := removeIfExists(path); err != nil {
+			return fmt.Errorf("remove stale file: %w", err)
 		}
 	}
 
-	srv, err := locatetest.Start(cfg.listen, keys...)
+	srv, err := locatetest.Config{Addr: cfg.listen, VerifyKeys: keys, ServiceAddr: cfg.serviceAddr}.Start()
 	switch {
 	case errors.Is(err, accesstoken.ErrDuplicateKeyID):
 		return fmt.Errorf("%w; every -verify-key needs a kid of its own", err)
+	case errors.Is(err, locatetest.ErrServiceAddr):
+		return &usageError{"-service-addr: " + err.Error()}
 	case err != nil:
 		return fmt.Errorf("-listen %s: %w", cfg.listen, err)
 	}
 	defer srv.Close()
 
-	// The URL file comes last: when it appears, the key file is there too.
+	// The URL file comes last: when it appears, the key files are there too.
 	if generated != nil {
 		if err := writeNew(cfg.generateKey, generated.Private); err != nil {
 			return err
 		}
 		defer cleanup(cfg.generateKey, &err)
 	}
+	if cfg.locatePublicKey != "" {
+		if err := writeAtomic(cfg.locatePublicKey, string(srv.LocatePublicKey())); err != nil {
+			return fmt.Errorf("-locate-public-key: %w", err)
+		}
+		defer cleanup(cfg.locatePublicKey, &err)
+	}
 	if cfg.urlFile != "" {
 		if err := writeAtomic(cfg.urlFile, srv.URL); err != nil {
-			return err
+			return fmt.Errorf("-url-file: %w", err)
 		}
 		defer cleanup(cfg.urlFile, &err)
 	}
@@ -309,7 +352,7 @@ func writeNew(path string, jwk []byte) error {
 func writeAtomic(path, line string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("write URL file: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	_, err = io.WriteString(f, line+"\n")
 	if cerr := f.Close(); err == nil {
@@ -323,7 +366,7 @@ func writeAtomic(path, line string) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("write URL file: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

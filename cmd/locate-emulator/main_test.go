@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4/jwt"
+	accesstoken "github.com/m-lab/access/token"
+
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/token"
 )
@@ -120,6 +123,17 @@ func (e *emulator) waitURLFile(t *testing.T, path, stale string) string {
 // and returns the URL of ndt7's download.
 func askLocate(t *testing.T, base string, signer *token.Signer) string {
 	t.Helper()
+	u, err := askAnswer(t, base, signer).ServiceURL("wss:///ndt/v7/download")
+	if err != nil {
+		t.Fatalf("ServiceURL = %v", err)
+	}
+	return u
+}
+
+// askAnswer sends a monitoring token signed with signer to the emulator
+// and returns its answer.
+func askAnswer(t *testing.T, base string, signer *token.Signer) *locate.Answer {
+	t.Helper()
 	tok, err := signer.Sign(machine, time.Now().Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -140,11 +154,7 @@ func askLocate(t *testing.T, base string, signer *token.Signer) string {
 	if err != nil {
 		t.Fatalf("ParseAnswer = %v", err)
 	}
-	u, err := a.ServiceURL("wss:///ndt/v7/download")
-	if err != nil {
-		t.Fatalf("ServiceURL = %v", err)
-	}
-	return u
+	return a
 }
 
 // checkServiceURL checks that u is ndt7's download on the machine.
@@ -244,6 +254,57 @@ func TestRunVerifyKeys(t *testing.T) {
 	}
 }
 
+// TestRunServiceAddr runs the emulator as CI points it at a local server:
+// the URLs lead to the server's address, and the public key it writes out
+// verifies the access token in them for the machine, as ndt-server does.
+func TestRunServiceAddr(t *testing.T) {
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "key.jwk")
+	urlPath := filepath.Join(dir, "locate-url")
+	pubPath := filepath.Join(dir, "locate.pub.jwk")
+	// A key from an earlier run must not pass for this run's.
+	if err := os.WriteFile(pubPath, []byte("stale\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := startRun(t, "-generate-key", keyPath, "-url-file", urlPath, "-service-addr", "127.0.0.1:4443", "-locate-public-key", pubPath)
+	base := e.waitURLFile(t, urlPath, "")
+	// The URL file comes last, so the key file is complete by now.
+	pub, err := os.ReadFile(pubPath)
+	if err != nil {
+		t.Fatalf("locate public key: %v", err)
+	}
+	verifier, err := accesstoken.NewVerifier(pub)
+	if err != nil {
+		t.Fatalf("-locate-public-key wrote %q, not a verify key: %v", pub, err)
+	}
+	signer, err := token.LoadSigner(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := askAnswer(t, base, signer)
+	for key, raw := range a.Results[0].URLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Host != "127.0.0.1:4443" {
+			t.Errorf("%s = %s, want it on 127.0.0.1:4443", key, raw)
+		}
+		cl, err := verifier.Verify(u.Query().Get(locate.AccessTokenParam), jwt.Expected{Issuer: "locate", AnyAudience: jwt.Audience{machine}, Time: time.Now()})
+		if err != nil {
+			t.Errorf("%s: token does not verify with the written key for %s: %v", key, machine, err)
+		} else if cl.Subject != "monitoring" {
+			t.Errorf("%s: token subject %q, want monitoring", key, cl.Subject)
+		}
+	}
+	if code := e.stop(t); code != 0 {
+		t.Errorf("run = %d after cancel, want 0; stderr %q", code, e.stderr.String())
+	}
+	if _, err := os.Stat(pubPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left behind after exit (Stat = %v)", pubPath, err)
+	}
+}
+
 func TestRunRefuses(t *testing.T) {
 	dir := t.TempDir()
 	kp, err := token.GenerateKey("EdDSA", "same", 0)
@@ -280,6 +341,10 @@ func TestRunRefuses(t *testing.T) {
 		{name: "command not found", args: []string{"--", path("no-such-command")}, code: 1, msg: "no-such-command"},
 		{name: "URL file is the verify key", args: []string{"-verify-key", path("pub.jwk"), "-url-file", path("pub.jwk")}, code: 2, msg: "also a key file"},
 		{name: "URL file is the generated key", args: []string{"-generate-key", path("new.jwk"), "-url-file", path("new.jwk")}, code: 2, msg: "also a key file"},
+		{name: "locate public key is the verify key", args: []string{"-verify-key", path("pub.jwk"), "-locate-public-key", path("pub.jwk")}, code: 2, msg: "-locate-public-key " + path("pub.jwk") + " is also a key file"},
+		{name: "locate public key is the URL file", args: []string{"-verify-key", path("pub.jwk"), "-url-file", path("out"), "-locate-public-key", path("out")}, code: 2, msg: "name the same file"},
+		{name: "service address without port", args: []string{"-verify-key", path("pub.jwk"), "-service-addr", "127.0.0.1"}, code: 2, msg: "-service-addr: service address must be host:port"},
+		{name: "service address is a URL", args: []string{"-verify-key", path("pub.jwk"), "-service-addr", "wss://127.0.0.1:4443"}, code: 2, msg: `"wss://127.0.0.1:4443"`},
 		{name: "missing verify key", args: []string{"-verify-key", path("missing.jwk")}, code: 1, msg: path("missing.jwk")},
 		{name: "private verify key", args: []string{"-verify-key", path("private.jwk")}, code: 1, msg: path("private.jwk") + " holds a private key"},
 		{name: "not a JWK", args: []string{"-verify-key", path("existing.jwk")}, code: 1, msg: path("existing.jwk") + " is not a public JWK"},
@@ -324,18 +389,21 @@ func TestRunRemovesStaleURLFile(t *testing.T) {
 	}
 	pub := filepath.Join(dir, "pub.jwk")
 	urlPath := filepath.Join(dir, "locate-url")
-	for path, b := range map[string][]byte{pub: kp.Public, urlPath: []byte("http://127.0.0.1:1/v2/platform/monitoring/\n")} {
+	locatePub := filepath.Join(dir, "locate.pub.jwk")
+	for path, b := range map[string][]byte{pub: kp.Public, urlPath: []byte("http://127.0.0.1:1/v2/platform/monitoring/\n"), locatePub: []byte("stale\n")} {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-verify-key", pub, "-url-file", urlPath, "-listen", "127.0.0.1:99999"}, &stdout, &stderr)
+	code := run(context.Background(), []string{"-verify-key", pub, "-url-file", urlPath, "-locate-public-key", locatePub, "-listen", "127.0.0.1:99999"}, &stdout, &stderr)
 	if code != 1 {
 		t.Errorf("run = %d, want 1; stderr %q", code, stderr.String())
 	}
-	if _, err := os.Stat(urlPath); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("stale URL file still there after a failed start (Stat = %v)", err)
+	for _, path := range []string{urlPath, locatePub} {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale %s still there after a failed start (Stat = %v)", path, err)
+		}
 	}
 }
 
@@ -344,7 +412,7 @@ func TestRunHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
 		t.Errorf("run -h = %d, stderr %q; want 0 and no stderr", code, stderr.String())
 	}
-	for _, want := range []string{"Usage:", "Examples:", "COMMAND", "-generate-key", "-verify-key", "-listen", "-url-file"} {
+	for _, want := range []string{"Usage:", "Examples:", "COMMAND", "-generate-key", "-verify-key", "-listen", "-url-file", "-service-addr", "-locate-public-key"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("usage does not mention %q:\n%s", want, stdout.String())
 		}

@@ -1,12 +1,17 @@
 // Package locatetest is a locate service emulator for tests, demos and CI
 // smoke tests. It serves /v2/platform/monitoring/<service> the way the real
 // locate service does: the same m-lab/access token controller and verifier
-// in front, the same answer shape, URL construction and errors.
+// in front, the same answer shape, URL construction and errors, and an
+// access token of its own, signed with a key whose public half
+// (Server.LocatePublicKey) a local ndt-server can verify it with.
 package locatetest
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,10 +35,10 @@ import (
 // Prefix is the path under which locate serves monitoring requests.
 const Prefix = "/v2/platform/monitoring/"
 
-// Services maps each service locate enforces monitoring tokens on to the URL
+// services maps each service locate enforces monitoring tokens on to the URL
 // templates of its static configuration (m-lab/locate static.Configs). A
 // template's host is the port that follows the machine's hostname.
-var Services = map[string][]string{
+var services = map[string][]string{
 	"ndt/ndt7": {
 		"ws:///ndt/v7/upload",
 		"ws:///ndt/v7/download",
@@ -44,17 +50,35 @@ var Services = map[string][]string{
 	},
 }
 
-// Expected is the claim check real locate applies to monitoring tokens.
-var Expected = jwt.Expected{Issuer: "monitoring", AnyAudience: jwt.Audience{"locate"}}
+// expected is the claim check real locate applies to monitoring tokens.
+var expected = jwt.Expected{Issuer: "monitoring", AnyAudience: jwt.Audience{"locate"}}
+
+// Config says how to run an emulator. At least one verify key is needed.
+type Config struct {
+	// Addr is the address to listen on, host:port; "127.0.0.1:0" when
+	// empty.
+	Addr string
+	// VerifyKeys are the public JWKs of the monitoring keys whose tokens
+	// the emulator accepts, as locate's monitoring verify keys.
+	VerifyKeys [][]byte
+	// ServiceAddr, when not empty, is a host:port that replaces the host
+	// and port of every service URL the emulator hands out, so that a
+	// client reaches a server there (a local ndt-server, say). Nothing else
+	// changes: the answer's machine and hostname, and locate's access token
+	// in the URLs, still name the machine that was asked for.
+	ServiceAddr string
+}
 
 // Server is a running emulator.
 type Server struct {
 	// URL is the monitoring prefix to give monitoring-token as -locate-url.
 	URL string
 
-	srv      *http.Server
-	listener net.Listener
-	signer   jose.Signer
+	srv         *http.Server
+	listener    net.Listener
+	signer      jose.Signer
+	publicKey   []byte
+	serviceAddr string
 
 	mu       sync.Mutex
 	requests int
@@ -64,10 +88,21 @@ type Server struct {
 // Start serves the emulator on addr ("127.0.0.1:0" when empty), accepting
 // tokens signed by any of the public JWKs in verifyKeys.
 func Start(addr string, verifyKeys ...[]byte) (*Server, error) {
-	h, s, err := newServer(verifyKeys)
+	return Config{Addr: addr, VerifyKeys: verifyKeys}.Start()
+}
+
+// Start serves an emulator configured by c.
+func (c Config) Start() (*Server, error) {
+	serviceAddr, err := checkServiceAddr(c.ServiceAddr)
 	if err != nil {
 		return nil, err
 	}
+	h, s, err := newServer(c.VerifyKeys)
+	if err != nil {
+		return nil, err
+	}
+	s.serviceAddr = serviceAddr
+	addr := c.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -90,26 +125,70 @@ func newServer(verifyKeys [][]byte) (http.Handler, *Server, error) {
 		return nil, nil, fmt.Errorf("emulator verify key: %w", err)
 	}
 	enforced := controller.Paths{}
-	for svc := range Services {
+	for svc := range services {
 		enforced[Prefix+svc] = true
 	}
-	tc, err := controller.NewTokenController(verifier, true, Expected, enforced)
+	tc, err := controller.NewTokenController(verifier, true, expected, enforced)
 	if err != nil {
 		return nil, nil, fmt.Errorf("emulator token controller: %w", err)
 	}
-	// Locate signs the tokens it hands out with a key of its own.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	signer, public, err := newLocateKey()
 	if err != nil {
 		return nil, nil, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: priv}, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	s := &Server{signer: signer}
+	s := &Server{signer: signer, publicKey: public}
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, tc.Limit(http.HandlerFunc(s.monitoring)))
 	return s.count(mux), s, nil
+}
+
+// newLocateKey makes the key locate signs its access tokens with: EdDSA,
+// with its RFC 7638 thumbprint as kid, which goes in every token's header
+// because m-lab/access verifiers (ndt-server's among them) pick the verify
+// key by kid. It returns the signer and the public JWK.
+func newLocateKey() (jose.Signer, []byte, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("locate signing key: %w", err)
+	}
+	key := jose.JSONWebKey{Key: priv, Algorithm: string(jose.EdDSA), Use: "sig"}
+	tp, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, nil, fmt.Errorf("locate signing key: %w", err)
+	}
+	key.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+	public, err := key.Public().MarshalJSON()
+	if err != nil {
+		return nil, nil, fmt.Errorf("locate signing key: %w", err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: &key}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("locate signing key: %w", err)
+	}
+	return signer, public, nil
+}
+
+// ErrServiceAddr is a Config.ServiceAddr that is not a host and a port.
+var ErrServiceAddr = errors.New("service address must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:4443")
+
+// checkServiceAddr checks a Config.ServiceAddr and returns it in the form
+// net.JoinHostPort gives; empty stays empty.
+func checkServiceAddr(addr string) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	h, p, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(p); err != nil || perr != nil || n < 1 || n > 65535 || h == "" {
+		return "", fmt.Errorf("%w, not %q", ErrServiceAddr, addr)
+	}
+	return net.JoinHostPort(h, p), nil
+}
+
+// LocatePublicKey returns the public JWK of the key the emulator signs its
+// access tokens with, for the service under test to verify them (ndt-server's
+// -token.verify-key).
+func (s *Server) LocatePublicKey() []byte {
+	return append([]byte(nil), s.publicKey...)
 }
 
 // Close stops the emulator.
@@ -147,7 +226,8 @@ func (s *Server) count(next http.Handler) http.Handler {
 	})
 }
 
-// monitoring answers a request that passed the token controller.
+// monitoring answers a request that passed the token controller, as
+// m-lab/locate's handler.Monitoring does.
 func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 	cl := controller.GetClaim(req.Context())
 	if cl == nil {
@@ -155,28 +235,40 @@ func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 		writeAnswer(rw, problem("claim", "Must provide access_token", http.StatusBadRequest))
 		return
 	}
-	if _, err := host.Parse(cl.Subject); err != nil {
+	name, err := host.Parse(cl.Subject)
+	if err != nil {
 		writeAnswer(rw, problem("subject", "Subject must be specified", http.StatusBadRequest))
 		return
 	}
 	experiment := path.Base(path.Dir(req.URL.Path))
 	service := experiment + "/" + path.Base(req.URL.Path)
-	templates, ok := Services[service]
+	templates, ok := services[service]
 	if !ok {
 		writeAnswer(rw, problem("config", "Unknown service: "+service, http.StatusBadRequest))
 		return
 	}
+	// Locate takes the subject as given: it names the machine in the
+	// answer and is the audience of the access token, so a spelling that
+	// differs from the server's own name (-token.machine) is refused there.
 	machine := cl.Subject
 	tok, err := s.accessToken(machine)
 	if err != nil {
 		writeAnswer(rw, problem("token", "Failed to sign access token", http.StatusInternalServerError))
 		return
 	}
-	// Parameters given to locate come back on every URL.
-	params := req.URL.Query()
-	params.Del(locate.AccessTokenParam)
+	// The service's hostname is built from the parsed name: the
+	// experiment as service prefix, no instance-group suffix.
+	name.Service = experiment
+	hostname := name.StringWithService()
+	// Parameters given to locate come back on every URL, the first value
+	// of each, next to locate's own token.
+	params := url.Values{}
+	for key, values := range req.URL.Query() {
+		if key != locate.AccessTokenParam {
+			params.Set(key, values[0])
+		}
+	}
 	params.Set(locate.AccessTokenParam, tok)
-	hostname := experiment + "-" + machine
 	urls := map[string]string{}
 	for _, tmpl := range templates {
 		u, err := url.Parse(tmpl)
@@ -184,6 +276,9 @@ func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 			panic(err) // The templates above are constants.
 		}
 		u.Host = hostname + u.Host
+		if s.serviceAddr != "" {
+			u.Host = s.serviceAddr
+		}
 		u.RawQuery = params.Encode()
 		urls[tmpl] = u.String()
 	}
@@ -192,20 +287,19 @@ func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 }
 
 // accessToken signs locate's own token for machine, as locate does: issuer
-// "locate", subject "monitoring", audience the machine's v2 and v1 names.
+// "locate", subject "monitoring", audience the machine exactly as it was
+// asked for, a minute's validity and a unique ID.
 func (s *Server) accessToken(machine string) (string, error) {
-	name, err := host.Parse(machine)
-	if err != nil {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
 		return "", err
 	}
-	aud := jwt.Audience{name.String()}
-	name.Version = "v1"
-	aud = append(aud, name.String())
 	cl := jwt.Claims{
 		Issuer:   "locate",
 		Subject:  "monitoring",
-		Audience: aud,
+		Audience: jwt.Audience{machine},
 		Expiry:   jwt.NewNumericDate(time.Now().Add(time.Minute)),
+		ID:       hex.EncodeToString(id),
 	}
 	return jwt.Signed(s.signer).Claims(cl).Serialize()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	accesstoken "github.com/m-lab/access/token"
 
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
@@ -24,8 +25,8 @@ import (
 // machine is the M-Lab machine the tokens in these tests name.
 const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 
-// machineV1 is machine's v1 name, which locate adds to its token's audience.
-const machineV1 = "mlab1.lga01.measurement-lab.org"
+// ndt7Keys are the URL keys of locate's ndt/ndt7 configuration.
+var ndt7Keys = []string{"wss:///ndt/v7/download", "wss:///ndt/v7/upload", "ws:///ndt/v7/download", "ws:///ndt/v7/upload"}
 
 // newKey makes a key pair and the signer monitoring-token would load from
 // its private half.
@@ -291,12 +292,14 @@ func TestAnswer(t *testing.T) {
 		name       string
 		service    string
 		extra      url.Values
+		keys       []string
 		hostname   string
 		downloadOn string // the host:port of one URL, to check the port
 	}{
 		{
 			name:       "ndt7",
 			service:    "ndt/ndt7",
+			keys:       ndt7Keys,
 			hostname:   "ndt-" + machine,
 			downloadOn: "ndt-" + machine,
 		},
@@ -304,6 +307,7 @@ func TestAnswer(t *testing.T) {
 			name:       "ndt7 with early_exit",
 			service:    "ndt/ndt7",
 			extra:      url.Values{"early_exit": {"250"}},
+			keys:       ndt7Keys,
 			hostname:   "ndt-" + machine,
 			downloadOn: "ndt-" + machine,
 		},
@@ -311,6 +315,7 @@ func TestAnswer(t *testing.T) {
 			name:       "wehe with two parameters",
 			service:    "wehe/replay",
 			extra:      url.Values{"early_exit": {"250"}, "client_name": {"probe"}},
+			keys:       []string{"wss://:4443/v0/envelope/access"},
 			hostname:   "wehe-" + machine,
 			downloadOn: "wehe-" + machine + ":4443",
 		},
@@ -335,11 +340,11 @@ func TestAnswer(t *testing.T) {
 			for k := range got.URLs {
 				keys = append(keys, k)
 			}
-			if want := slices.Sorted(slices.Values(locatetest.Services[tt.service])); !slices.Equal(slices.Sorted(slices.Values(keys)), want) {
+			if want := slices.Sorted(slices.Values(tt.keys)); !slices.Equal(slices.Sorted(slices.Values(keys)), want) {
 				t.Errorf("URL keys %q, want %q", keys, want)
 			}
 
-			checkLocateToken(t, a.AccessToken, reqTok)
+			checkLocateToken(t, srv, a.AccessToken, reqTok, machine)
 			hosts := map[string]bool{}
 			for key, raw := range got.URLs {
 				u, err := url.Parse(raw)
@@ -372,25 +377,173 @@ func TestAnswer(t *testing.T) {
 }
 
 // checkLocateToken checks the token locate hands out: its own, for the
-// machine, and not the one it was sent.
-func checkLocateToken(t *testing.T, tok, reqTok string) {
+// machine exactly as asked for, and not the one it was sent. It verifies
+// the token as ndt-server does, with m-lab/access's verifier and the
+// emulator's public locate key.
+func checkLocateToken(t *testing.T, srv *locatetest.Server, tok, reqTok, aud string) {
 	t.Helper()
 	if tok == "" || tok == reqTok {
 		t.Fatalf("answer's access_token %q: want locate's own token", tok)
 	}
-	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.EdDSA})
+	verifier, err := accesstoken.NewVerifier(srv.LocatePublicKey())
 	if err != nil {
-		t.Fatalf("answer's access_token: %v", err)
+		t.Fatalf("LocatePublicKey() is not a verify key: %v", err)
 	}
-	var cl jwt.Claims
-	if err := parsed.UnsafeClaimsWithoutVerification(&cl); err != nil {
-		t.Fatal(err)
+	cl, err := verifier.Verify(tok, jwt.Expected{Issuer: "locate", AnyAudience: jwt.Audience{aud}, Time: time.Now()})
+	if err != nil {
+		t.Fatalf("locate's token does not verify with LocatePublicKey() for audience %q: %v", aud, err)
 	}
-	if cl.Issuer != "locate" || cl.Subject != "monitoring" || !cl.Audience.Contains(machine) || !cl.Audience.Contains(machineV1) {
-		t.Errorf("locate's token claims iss %q sub %q aud %q; want locate, monitoring, [%s %s]", cl.Issuer, cl.Subject, cl.Audience, machine, machineV1)
+	if cl.Subject != "monitoring" || len(cl.Audience) != 1 || cl.Audience[0] != aud {
+		t.Errorf("locate's token claims sub %q aud %q; want monitoring, exactly [%s]", cl.Subject, cl.Audience, aud)
+	}
+	if cl.ID == "" {
+		t.Errorf("locate's token has no jti; locate gives every token a unique ID")
 	}
 	if cl.Expiry == nil || !cl.Expiry.Time().After(time.Now()) {
 		t.Errorf("locate's token expiry %v, want in the future", cl.Expiry)
+	}
+}
+
+// TestMachineAsGiven checks that the emulator, like locate, takes the
+// machine name as the monitoring token gives it: verbatim as the access
+// token's audience and the answer's machine, parsed only for the hostname.
+func TestMachineAsGiven(t *testing.T) {
+	kp, signer := newKey(t, "EdDSA", "")
+	srv := start(t, kp.Public)
+	tests := []struct {
+		name     string
+		subject  string
+		hostname string
+	}{
+		{name: "bare v2 name", subject: machine, hostname: "ndt-" + machine},
+		{name: "service prefix", subject: "ndt-" + machine, hostname: "ndt-" + machine},
+		{name: "other service prefix", subject: "wehe-" + machine, hostname: "ndt-" + machine},
+		{name: "instance-group suffix", subject: machine + "-d9h6", hostname: "ndt-" + machine},
+		{name: "v1 name", subject: "mlab1.lga01.measurement-lab.org", hostname: "ndt-mlab1.lga01.measurement-lab.org"},
+		{name: "v1 name with dash", subject: "mlab1-lga01.measurement-lab.org", hostname: "ndt-mlab1.lga01.measurement-lab.org"},
+		{name: "v3 name", subject: "ndt-lga3356-c0a80001.rnp.autojoin.measurement-lab.org", hostname: "ndt-lga3356-c0a80001.rnp.autojoin.measurement-lab.org"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reqTok := sign(t, signer, tt.subject)
+			a := answer(t, ask(t, srv, "ndt/ndt7", reqTok, nil))
+			got, err := a.Machine()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Machine != tt.subject || got.Hostname != tt.hostname {
+				t.Errorf("machine %q, hostname %q; want %q, %q", got.Machine, got.Hostname, tt.subject, tt.hostname)
+			}
+			checkLocateToken(t, srv, a.AccessToken, reqTok, tt.subject)
+		})
+	}
+}
+
+// TestParameters checks that the parameters sent to locate come back on
+// every URL as locate returns them: the first value of each.
+func TestParameters(t *testing.T) {
+	kp, signer := newKey(t, "EdDSA", "")
+	srv := start(t, kp.Public)
+	extra := url.Values{"early_exit": {"250", "500"}, "client_name": {"probe"}}
+	a := answer(t, ask(t, srv, "ndt/ndt7", sign(t, signer, machine), extra))
+	want := url.Values{"early_exit": {"250"}, "client_name": {"probe"}, locate.AccessTokenParam: {a.AccessToken}}
+	for key, raw := range a.Results[0].URLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if got := u.Query(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s has parameters %v, want %v", key, got, want)
+		}
+	}
+}
+
+func TestServiceAddr(t *testing.T) {
+	kp, signer := newKey(t, "EdDSA", "")
+	tests := []struct {
+		name string
+		addr string
+		want string // host:port of every URL
+	}{
+		{name: "IPv4 loopback", addr: "127.0.0.1:4443", want: "127.0.0.1:4443"},
+		{name: "name", addr: "localhost:8443", want: "localhost:8443"},
+		{name: "IPv6 loopback", addr: "[::1]:4443", want: "[::1]:4443"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := locatetest.Config{VerifyKeys: [][]byte{kp.Public}, ServiceAddr: tt.addr}.Start()
+			if err != nil {
+				t.Fatalf("Start = %v", err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			for _, service := range []string{"ndt/ndt7", "wehe/replay"} {
+				reqTok := sign(t, signer, machine)
+				a := answer(t, ask(t, srv, service, reqTok, url.Values{"early_exit": {"250"}}))
+				got := a.Results[0]
+				// The answer still names the machine; only the URLs move.
+				experiment := strings.Split(service, "/")[0]
+				if got.Machine != machine || got.Hostname != experiment+"-"+machine {
+					t.Errorf("%s: machine %q, hostname %q; want %q, %q", service, got.Machine, got.Hostname, machine, experiment+"-"+machine)
+				}
+				checkLocateToken(t, srv, a.AccessToken, reqTok, machine)
+				for key, raw := range got.URLs {
+					u, err := url.Parse(raw)
+					if err != nil {
+						t.Fatalf("%s: %v", key, err)
+					}
+					tmpl, _ := url.Parse(key)
+					if u.Host != tt.want || u.Scheme != tmpl.Scheme || u.Path != tmpl.Path {
+						t.Errorf("%s = %s, want %s://%s%s", key, raw, tmpl.Scheme, tt.want, tmpl.Path)
+					}
+					if q := u.Query(); q.Get(locate.AccessTokenParam) != a.AccessToken || q.Get("early_exit") != "250" {
+						t.Errorf("%s has parameters %v, want locate's token and early_exit=250", key, q)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestServiceAddrRefused(t *testing.T) {
+	kp, _ := newKey(t, "EdDSA", "")
+	for _, addr := range []string{"127.0.0.1", "127.0.0.1:", ":4443", "127.0.0.1:https", "127.0.0.1:0", "127.0.0.1:65536", "wss://127.0.0.1:4443"} {
+		t.Run(addr, func(t *testing.T) {
+			srv, err := locatetest.Config{VerifyKeys: [][]byte{kp.Public}, ServiceAddr: addr}.Start()
+			if err == nil {
+				srv.Close()
+				t.Fatalf("Start with service address %q succeeded, want an error", addr)
+			}
+			if !errors.Is(err, locatetest.ErrServiceAddr) || !strings.Contains(err.Error(), addr) {
+				t.Errorf("Start = %v, want ErrServiceAddr naming %q", err, addr)
+			}
+		})
+	}
+}
+
+// TestLocatePublicKey checks that each emulator has a locate key of its
+// own, so that a server trusting one emulator refuses another's tokens.
+func TestLocatePublicKey(t *testing.T) {
+	kp, signer := newKey(t, "EdDSA", "")
+	one, other := start(t, kp.Public), start(t, kp.Public)
+	pub := one.LocatePublicKey()
+	if _, err := accesstoken.LoadJSONWebKey(pub, true); err != nil {
+		t.Fatalf("LocatePublicKey() = %s: not a public JWK: %v", pub, err)
+	}
+	var key jose.JSONWebKey
+	if err := key.UnmarshalJSON(pub); err != nil || key.KeyID == "" || key.Algorithm != "EdDSA" {
+		t.Errorf("LocatePublicKey() = %s: want an EdDSA key with a kid", pub)
+	}
+	pub[0] = 'x' // The caller's copy is its own.
+	if one.LocatePublicKey()[0] == 'x' {
+		t.Errorf("LocatePublicKey() hands out the emulator's own slice")
+	}
+	verifier, err := accesstoken.NewVerifier(one.LocatePublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := answer(t, ask(t, other, "ndt/ndt7", sign(t, signer, machine), nil))
+	if _, err := verifier.Verify(a.AccessToken, jwt.Expected{Issuer: "locate", AnyAudience: jwt.Audience{machine}, Time: time.Now()}); err == nil {
+		t.Errorf("one emulator's key verifies another emulator's token")
 	}
 }
 

@@ -1,0 +1,509 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The README's examples are tested as written. A fenced code block that
+// follows a line
+//
+//	<!-- e2e: NAME -->
+//
+// holds examples; what counts as one depends on NAME:
+//
+//   - cron: each crontab line; the command is what follows the five
+//     schedule fields, up to "||" (what the line does on failure); lines
+//     NAME=VALUE set the environment.
+//   - script_exporter: each entry of "scripts", its command and args.
+//   - any other name: each shell line (continuation lines joined) whose
+//     command is monitoring-token.
+//
+// The test runs each with its own key, machine and locate, and changes
+// nothing else: it replaces the values of -machine, -monitoring-signer-key
+// and -locate-url given to monitoring-token, runs monitoring-token from the
+// test's build wherever the example installed it, and sets LOCATE_URL and
+// MONITORING_SIGNER_KEY in the environment (also when the example sets
+// them). Shell lines run under sh -c, as cron runs them.
+
+// readmeExamples are the marked blocks the README must have.
+var readmeExamples = []string{"cron", "script_exporter", "full-probe"}
+
+// markerLine is the marker before an example block.
+var markerLine = regexp.MustCompile(`^<!--\s*e2e:\s*([A-Za-z0-9_-]+)\s*-->\s*$`)
+
+// example is one command taken from the README, before substitution.
+type example struct {
+	block string   // the marker's NAME
+	shell string   // a shell command line, run with sh -c; or
+	argv  []string // a command and its arguments, run directly
+	env   []string // NAME=VALUE lines of a crontab
+}
+
+// extractExamples returns the examples of every marked block in a
+// Markdown text, by marker name.
+func extractExamples(markdown string) (map[string][]example, error) {
+	found := map[string][]example{}
+	lines := strings.Split(markdown, "\n")
+	for i := 0; i < len(lines); i++ {
+		m := markerLine.FindStringSubmatch(strings.TrimSpace(lines[i]))
+		if m == nil {
+			continue
+		}
+		name := m[1]
+		if _, dup := found[name]; dup {
+			return nil, fmt.Errorf("line %d: a second block marked %q", i+1, name)
+		}
+		j := i + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
+			j++
+		}
+		if j == len(lines) || !strings.HasPrefix(strings.TrimSpace(lines[j]), "```") {
+			return nil, fmt.Errorf("line %d: marker %q is not followed by a fenced code block", i+1, name)
+		}
+		fence := strings.TrimSpace(lines[j])
+		fence = fence[:len(fence)-len(strings.TrimLeft(fence, "`"))]
+		var body []string
+		k := j + 1
+		for ; k < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[k]), fence); k++ {
+			body = append(body, lines[k])
+		}
+		if k == len(lines) {
+			return nil, fmt.Errorf("line %d: the block marked %q does not end", j+1, name)
+		}
+		examples, err := blockExamples(name, body)
+		if err != nil {
+			return nil, fmt.Errorf("block %q (line %d): %w", name, j+1, err)
+		}
+		if len(examples) == 0 {
+			return nil, fmt.Errorf("block %q (line %d) holds no monitoring-token command", name, j+1)
+		}
+		found[name] = examples
+		i = k
+	}
+	return found, nil
+}
+
+// blockExamples reads the examples of one block.
+func blockExamples(name string, body []string) ([]example, error) {
+	switch name {
+	case "cron":
+		return cronExamples(name, body)
+	case "script_exporter":
+		return scriptExporterExamples(name, body)
+	}
+	var examples []example
+	for _, line := range joinContinuations(body) {
+		if isMonitoringToken(firstWord(line)) {
+			examples = append(examples, example{block: name, shell: line})
+		}
+	}
+	return examples, nil
+}
+
+// envLine matches a crontab environment setting.
+var envLine = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+func cronExamples(name string, body []string) ([]example, error) {
+	var env []string
+	var examples []example
+	for _, line := range body {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+			continue
+		case envLine.MatchString(line):
+			env = append(env, line)
+			continue
+		}
+		// Five schedule fields, or one @-word, then the command.
+		n := 5
+		if strings.HasPrefix(line, "@") {
+			n = 1
+		}
+		fields := strings.Fields(line)
+		if len(fields) <= n {
+			return nil, fmt.Errorf("crontab line %q has no command", line)
+		}
+		rest := line
+		for range n {
+			rest = strings.TrimLeft(rest, " \t")
+			rest = rest[strings.IndexAny(rest, " \t"):]
+		}
+		command, _, _ := strings.Cut(rest, "||")
+		examples = append(examples, example{block: name, shell: strings.TrimSpace(command)})
+	}
+	for i := range examples {
+		examples[i].env = env
+	}
+	return examples, nil
+}
+
+func scriptExporterExamples(name string, body []string) ([]example, error) {
+	var config struct {
+		Scripts []struct {
+			Name    string   `yaml:"name"`
+			Command string   `yaml:"command"`
+			Args    []string `yaml:"args"`
+		} `yaml:"scripts"`
+	}
+	if err := yaml.Unmarshal([]byte(strings.Join(body, "\n")), &config); err != nil {
+		return nil, err
+	}
+	var examples []example
+	for _, s := range config.Scripts {
+		if s.Command == "" {
+			return nil, fmt.Errorf("script %q has no command", s.Name)
+		}
+		examples = append(examples, example{block: name, argv: append([]string{s.Command}, s.Args...)})
+	}
+	return examples, nil
+}
+
+// joinContinuations returns the shell lines of a block: comments and blank
+// lines dropped, lines ending in a backslash joined with the next.
+func joinContinuations(body []string) []string {
+	var lines []string
+	var cur strings.Builder
+	for _, line := range body {
+		trimmed := strings.TrimSpace(line)
+		if cur.Len() == 0 && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
+			continue
+		}
+		if s, ok := strings.CutSuffix(trimmed, `\`); ok {
+			cur.WriteString(strings.TrimSpace(s) + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		lines = append(lines, cur.String())
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		lines = append(lines, strings.TrimSpace(cur.String()))
+	}
+	return lines
+}
+
+// firstWord returns the first word of a shell line.
+func firstWord(line string) string {
+	w, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	return w
+}
+
+// isMonitoringToken reports whether a command word runs monitoring-token.
+func isMonitoringToken(word string) bool {
+	return path.Base(word) == "monitoring-token"
+}
+
+// settings are what the test puts in place of the example's own.
+type settings struct {
+	machine   string
+	signerKey string
+	locateURL string
+}
+
+// flagValue matches a monitoring-token flag whose value the test replaces,
+// with its value, as a shell word or a list element.
+var flagValue = regexp.MustCompile(`(^|\s)(--?)(machine|monitoring-signer-key|locate-url)(=|\s+)('[^']*'|"[^"]*"|[^\s'"]+)`)
+
+// probe returns the command to run for the example with s in place of the
+// example's machine, key and locate.
+func (e example) probe(s settings) (probe, error) {
+	values := map[string]string{"machine": s.machine, "monitoring-signer-key": s.signerKey, "locate-url": s.locateURL}
+	replace := func(words string) string {
+		return flagValue.ReplaceAllStringFunc(words, func(m string) string {
+			sub := flagValue.FindStringSubmatch(m)
+			return sub[1] + sub[2] + sub[3] + sub[4] + shellQuote(values[sub[3]])
+		})
+	}
+	env := []string{}
+	for _, kv := range e.env {
+		if k, _, _ := strings.Cut(kv, "="); k != "LOCATE_URL" && k != "MONITORING_SIGNER_KEY" {
+			env = append(env, kv)
+		}
+	}
+	if e.shell != "" {
+		word := firstWord(e.shell)
+		if !isMonitoringToken(word) {
+			return probe{}, fmt.Errorf("%q does not start with monitoring-token", e.shell)
+		}
+		// Only monitoring-token's own flags change: what follows "--"
+		// is the command's.
+		own, command, hasCommand := strings.Cut(strings.TrimPrefix(e.shell, word), " -- ")
+		line := "monitoring-token" + replace(own)
+		if hasCommand {
+			line += " -- " + command
+		}
+		return probe{name: e.block, argv: []string{"sh", "-c", line}, env: env}, nil
+	}
+	if !isMonitoringToken(e.argv[0]) {
+		return probe{}, fmt.Errorf("command %q is not monitoring-token", e.argv[0])
+	}
+	// The exporter runs the installed binary by its path; here that is
+	// the test's build.
+	argv := []string{binDir + "/monitoring-token"}
+	args := e.argv[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			argv = append(argv, args[i:]...)
+			break
+		}
+		if name := strings.TrimLeft(a, "-"); values[name] != "" && strings.HasPrefix(a, "-") && i+1 < len(args) {
+			// A flag and its value as two elements.
+			argv = append(argv, a, values[name])
+			i++
+			continue
+		}
+		argv = append(argv, strings.TrimPrefix(replace(" "+a), " "))
+	}
+	return probe{name: e.block, argv: argv, env: env}, nil
+}
+
+// shellQuote quotes s for a POSIX shell if it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// fixture has the README's examples in the forms the README uses, so that
+// the extractor is tested on its own and the chain's checks are tested on
+// examples known to be right or wrong.
+const fixture = "# Real usage\n\n" +
+	"<!-- e2e: cron -->\n" +
+	"```cron\n" +
+	"MONITORING_SIGNER_KEY=/etc/monitoring/monitoring.jwk\n" +
+	"*/5 * * * * monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -timeout=90s -env-name=SERVICE_URL -- ndt7-client -quiet || logger -t ndt7-probe \"failed with $?\"\n" +
+	"```\n\n" +
+	"Some text.\n\n" +
+	"<!-- e2e: script_exporter -->\n" +
+	"```yaml\n" +
+	"scripts:\n" +
+	"  - name: ndt7_mlab1_lga01\n" +
+	"    command: /usr/local/bin/monitoring-token\n" +
+	"    args:\n" +
+	"      - -monitoring-signer-key=/etc/monitoring/monitoring.jwk\n" +
+	"      - -machine=mlab1-lga01.mlab-oti.measurement-lab.org\n" +
+	"      - -timeout=45s\n" +
+	"      - -env-name=SERVICE_URL\n" +
+	"      - --\n" +
+	"      - ndt7-client\n" +
+	"      - -quiet\n" +
+	"```\n\n" +
+	"<!-- e2e: full-probe -->\n" +
+	"```sh\n" +
+	"monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -export DL=wss:///ndt/v7/download -export UL=wss:///ndt/v7/upload -- sh -c 'ndt7-client -service-url=\"$DL\" && ndt7-client -service-url=\"$UL\"'\n" +
+	"```\n\n" +
+	"<!-- e2e: ci -->\n" +
+	"```sh\n" +
+	"# Comments and other commands are not examples.\n" +
+	"bin/locate-emulator -generate-key \"$tmp/key.jwk\" -url-file \"$tmp/url\" &\n" +
+	"bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org \\\n" +
+	"  -env-name=SERVICE_URL -- ndt7-client -quiet\n" +
+	"```\n"
+
+func TestExtractExamples(t *testing.T) {
+	got, err := extractExamples(fixture)
+	if err != nil {
+		t.Fatalf("extractExamples = %v", err)
+	}
+	want := map[string][]example{
+		"cron": {{
+			block: "cron",
+			shell: "monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -timeout=90s -env-name=SERVICE_URL -- ndt7-client -quiet",
+			env:   []string{"MONITORING_SIGNER_KEY=/etc/monitoring/monitoring.jwk"},
+		}},
+		"script_exporter": {{
+			block: "script_exporter",
+			argv:  []string{"/usr/local/bin/monitoring-token", "-monitoring-signer-key=/etc/monitoring/monitoring.jwk", "-machine=mlab1-lga01.mlab-oti.measurement-lab.org", "-timeout=45s", "-env-name=SERVICE_URL", "--", "ndt7-client", "-quiet"},
+		}},
+		"full-probe": {{
+			block: "full-probe",
+			shell: `monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -export DL=wss:///ndt/v7/download -export UL=wss:///ndt/v7/upload -- sh -c 'ndt7-client -service-url="$DL" && ndt7-client -service-url="$UL"'`,
+		}},
+		"ci": {{
+			block: "ci",
+			shell: "bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -env-name=SERVICE_URL -- ndt7-client -quiet",
+		}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("extractExamples =\n%#v\nwant\n%#v", got, want)
+	}
+
+	s := settings{machine: machine, signerKey: "/tmp/e2e/key.jwk", locateURL: "http://127.0.0.1:1/v2/platform/monitoring/?early_exit=250"}
+	probes := map[string]probe{
+		"cron":            {name: "cron", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + " -timeout=90s -env-name=SERVICE_URL -- ndt7-client -quiet"}, env: []string{}},
+		"script_exporter": {name: "script_exporter", argv: []string{binDir + "/monitoring-token", "-monitoring-signer-key=/tmp/e2e/key.jwk", "-machine=" + machine, "-timeout=45s", "-env-name=SERVICE_URL", "--", "ndt7-client", "-quiet"}, env: []string{}},
+		"full-probe":      {name: "full-probe", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + ` -export DL=wss:///ndt/v7/download -export UL=wss:///ndt/v7/upload -- sh -c 'ndt7-client -service-url="$DL" && ndt7-client -service-url="$UL"'`}, env: []string{}},
+		"ci":              {name: "ci", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + " -env-name=SERVICE_URL -- ndt7-client -quiet"}, env: []string{}},
+	}
+	for name, want := range probes {
+		p, err := got[name][0].probe(s)
+		if err != nil || !reflect.DeepEqual(p, want) {
+			t.Errorf("%s: probe = %#v, %v; want %#v", name, p, err, want)
+		}
+	}
+
+	// Flags and values as separate words or list elements; the command's
+	// own arguments stay as they are.
+	separate := []struct {
+		name string
+		ex   example
+		want []string
+	}{
+		{
+			name: "shell words",
+			ex:   example{block: "sh", shell: `/opt/bin/monitoring-token --machine "mlab1-lga01.mlab-oti.measurement-lab.org" -locate-url=https://locate.example/ -- sh -c 'echo -machine=x'`},
+			want: []string{"sh", "-c", "monitoring-token --machine " + machine + " -locate-url='http://127.0.0.1:1/v2/platform/monitoring/?early_exit=250' -- sh -c 'echo -machine=x'"},
+		},
+		{
+			name: "list elements",
+			ex:   example{block: "yaml", argv: []string{"monitoring-token", "-machine", "mlab1-lga01.mlab-oti.measurement-lab.org", "--monitoring-signer-key", "/etc/k.jwk", "--", "client", "-machine", "x"}},
+			want: []string{binDir + "/monitoring-token", "-machine", machine, "--monitoring-signer-key", "/tmp/e2e/key.jwk", "--", "client", "-machine", "x"},
+		},
+	}
+	for _, tt := range separate {
+		p, err := tt.ex.probe(s)
+		if err != nil || !reflect.DeepEqual(p.argv, tt.want) {
+			t.Errorf("%s: probe argv = %q, %v; want %q", tt.name, p.argv, err, tt.want)
+		}
+	}
+}
+
+func TestExtractExamplesRefuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		markdown string
+		want     string // a fragment of the error
+	}{
+		{name: "marker without block", markdown: "<!-- e2e: cron -->\n\ntext\n", want: "not followed by a fenced code block"},
+		{name: "block without end", markdown: "<!-- e2e: cron -->\n```cron\n* * * * * monitoring-token -machine=x -- true\n", want: "does not end"},
+		{name: "no monitoring-token", markdown: "<!-- e2e: full-probe -->\n```sh\nndt7-client -quiet\n```\n", want: "holds no monitoring-token command"},
+		{name: "crontab line without command", markdown: "<!-- e2e: cron -->\n```cron\n*/5 * * * *\n```\n", want: "has no command"},
+		{name: "bad YAML", markdown: "<!-- e2e: script_exporter -->\n```yaml\nscripts: [\n```\n", want: "script_exporter"},
+		{name: "two blocks, one name", markdown: "<!-- e2e: ci -->\n```sh\nmonitoring-token -- true\n```\n<!-- e2e: ci -->\n```sh\nmonitoring-token -- true\n```\n", want: "a second block"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := extractExamples(tt.markdown)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("extractExamples = %v, %v; want an error containing %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// fixtureProbes returns the fixture's examples as probes for the chain.
+func fixtureProbes(t *testing.T, c *chain) map[string]probe {
+	t.Helper()
+	examples, err := extractExamples(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := map[string]probe{}
+	for name, ex := range examples {
+		p, err := ex[0].probe(c.settings())
+		if err != nil {
+			t.Fatal(err)
+		}
+		probes[name] = p
+	}
+	return probes
+}
+
+// settings are the chain's machine, key and locate for the examples.
+func (c *chain) settings() settings {
+	s := settings{machine: machine}
+	for _, kv := range c.env {
+		if v, ok := strings.CutPrefix(kv, "LOCATE_URL="); ok {
+			s.locateURL = v
+		}
+		if v, ok := strings.CutPrefix(kv, "MONITORING_SIGNER_KEY="); ok {
+			s.signerKey = v
+		}
+	}
+	return s
+}
+
+// TestExamplesThatHandOverTheURL runs the fixture's cron and
+// script_exporter examples, and the cron line without -env-name, which
+// leaves ndt7-client to find a server of its own: the check must fail for
+// it, because the server under test counts nothing.
+func TestExamplesThatHandOverTheURL(t *testing.T) {
+	c := startChain(t)
+	probes := fixtureProbes(t, c)
+	downloaded := want{exit: 0, locate: true, server: counts([]string{"download"})}
+	for _, name := range []string{"cron", "script_exporter"} {
+		c.expect(t, probes[name], downloaded)
+	}
+
+	withoutURL := probes["cron"]
+	withoutURL.name = "cron without -env-name"
+	line := withoutURL.argv[2]
+	withoutURL.argv = []string{"sh", "-c", strings.Replace(line, " -env-name=SERVICE_URL", "", 1)}
+	if withoutURL.argv[2] == line {
+		t.Fatalf("the cron fixture has no -env-name=SERVICE_URL to remove: %q", line)
+	}
+	trapped := c.trapHits.Load()
+	o := c.run(t, withoutURL, downloaded)
+	if err := o.check(downloaded); err == nil {
+		t.Errorf("%s passes the check of a probe that tested the server; output:\n%s", withoutURL.name, o.output)
+	} else if !o.server.equal(counts(nil)) {
+		t.Errorf("%s: ndt-server counted %v, want nothing", withoutURL.name, o.server)
+	}
+	t.Logf("%s: exit %d, %d connections to the stand-in for public locate", withoutURL.name, o.exit, c.trapHits.Load()-trapped)
+}
+
+// TestREADMEExamples runs the examples the README marks, as written.
+func TestREADMEExamples(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, err := extractExamples(string(b))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	var missing []string
+	for _, name := range readmeExamples {
+		if len(examples[name]) == 0 {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("README.md has no block marked <!-- e2e: NAME --> for %s", strings.Join(missing, ", "))
+	}
+	c := startChain(t)
+	for _, name := range slices.Sorted(maps.Keys(examples)) {
+		for i, ex := range examples[name] {
+			t.Run(fmt.Sprintf("%s %d", name, i+1), func(t *testing.T) {
+				p, err := ex.probe(c.settings())
+				if err != nil {
+					t.Fatalf("README.md block %q, example %d: %v", name, i+1, err)
+				}
+				p.name = fmt.Sprintf("README.md %s example %d", name, i+1)
+				directions := []string{"download"}
+				if usesUpload(ex) {
+					directions = append(directions, "upload")
+				}
+				c.expect(t, p, want{exit: 0, locate: true, server: counts(directions)})
+			})
+		}
+	}
+}
+
+// usesUpload reports whether an example probes the upload too.
+func usesUpload(e example) bool {
+	return strings.Contains(e.shell+strings.Join(e.argv, " "), "/ndt/v7/upload")
+}
