@@ -320,6 +320,18 @@ func TestREADMEExamples(t *testing.T) {
 		}
 		r.wantClients(t, download)
 	}
+	checks["ci-local-server"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
+		text := strings.ReplaceAll(b.text, "bin/", binDir+"/")
+		res := r.run(t, "", text, "LOCATE_URL=", "MONITORING_SIGNER_KEY=")
+		_, quoted, _ := strings.Cut(res.stdout, "export MONITORING_URL=")
+		u, err := url.Parse(strings.Trim(strings.TrimSpace(quoted), "'"))
+		if res.status != 0 || err != nil || u.Host != "127.0.0.1:4443" || u.Path != "/ndt/v7/download" || u.Query().Get("early_exit") != "250" {
+			t.Fatalf("status %d, output %q", res.status, token.Redact(res.stdout))
+		}
+		if err := checkLocateToken(u.Query().Get(locate.AccessTokenParam)); err != nil {
+			t.Error(err)
+		}
+	}
 	checks["ci-steps"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
 		text := strings.ReplaceAll(b.text, "bin/", binDir+"/")
 		res := r.run(t, "", text, "LOCATE_URL=", "MONITORING_SIGNER_KEY=")
