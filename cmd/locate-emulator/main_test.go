@@ -277,7 +277,7 @@ func TestRunServiceAddr(t *testing.T) {
 	if err != nil {
 		t.Fatalf("-locate-public-key wrote %q, not a verify key: %v", pub, err)
 	}
-	signer, err := token.LoadSigner(keyPath)
+	signer, err := token.LoadSigner(t.Context(), keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
