@@ -405,6 +405,19 @@ func TestSignalBeforeRun(t *testing.T) {
 	}
 }
 
+// TestWatchStopTwice: stop may be called again, as a deferred call after an
+// explicit one would, and a stopped Watch reports no signal.
+func TestWatchStopTwice(t *testing.T) {
+	s := exec.Subscribe()
+	t.Cleanup(s.Stop)
+	ctx, stop := s.Watch(context.Background())
+	stop()
+	stop()
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("context.Cause(watched) = %v after stop, want context.Canceled", err)
+	}
+}
+
 func TestForwardedSignalEscalates(t *testing.T) {
 	t.Parallel()
 	t.Run("SIGKILL after KillAfter", func(t *testing.T) {

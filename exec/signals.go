@@ -57,10 +57,11 @@ func (s *Signals) Stop() {
 // Watch returns a copy of ctx that is cancelled, with a *SignalError as its
 // cause, when a signal arrives before stop is called. It is for the work
 // before Run: call stop first, and Run reports the same signal instead of
-// starting the command.
+// starting the command. Calling stop more than once is harmless.
 func (s *Signals) Watch(ctx context.Context) (watched context.Context, stop func()) {
 	watched, cancel := context.WithCancelCause(ctx)
 	quit, done := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	go func() {
 		defer close(done)
 		select {
@@ -76,7 +77,7 @@ func (s *Signals) Watch(ctx context.Context) (watched context.Context, stop func
 		}
 	}()
 	return watched, func() {
-		close(quit)
+		once.Do(func() { close(quit) })
 		<-done
 		cancel(nil)
 	}
