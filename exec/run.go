@@ -12,7 +12,9 @@
 // guaranteed to die in that case. Processes that leave the group (setsid,
 // setpgid, daemons) are never tracked.
 //
-// The package is for Linux only.
+// The package builds on every Unix, but Run works only on Linux (it needs
+// Pdeathsig and waitid); elsewhere it returns an error that wraps
+// errors.ErrUnsupported, without starting the command.
 package exec
 
 import (
@@ -72,8 +74,9 @@ type Command struct {
 // exits 0 by itself. Every error that says how the command ended implements
 // ExitStatus() int: an *ExitError if it ran, a *StartError if it could not
 // be started, a *SignalError if a forwarded signal arrived on Signals before
-// it started. Any other error (no Args, ctx already done, /dev/null or
-// fork(2) failing) means Run itself failed and the command did not run.
+// it started. Any other error (no Args, not Linux, ctx already done,
+// /dev/null or fork(2) failing) means Run itself failed and the command did
+// not run.
 //
 // When ctx is done the command's process group gets SIGTERM, then SIGKILL
 // after KillAfter, and Run reports a timeout (124). Do not cancel ctx on
@@ -97,6 +100,9 @@ func (c *Command) Run(ctx context.Context) error {
 		return errors.New("no command to run")
 	}
 	name := c.Args[0]
+	if err := supported(); err != nil {
+		return fmt.Errorf("run %s: %w", name, err)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s not started: %w", name, context.Cause(ctx))
 	}
@@ -439,4 +445,13 @@ func innermost(err error) error {
 			return err
 		}
 	}
+}
+
+// signalGroup sends sig to every process in the process group pgid. A group
+// with no processes left (ESRCH) is what we wanted, not an error.
+func signalGroup(pgid int, sig syscall.Signal) error {
+	if err := syscall.Kill(-pgid, sig); err != nil && err != syscall.ESRCH {
+		return err
+	}
+	return nil
 }

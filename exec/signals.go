@@ -120,3 +120,12 @@ func (e *SignalError) Error() string {
 	}
 	return fmt.Sprintf("stopped by signal %d (%v) before %s started", int(e.Signal), e.Signal, name)
 }
+
+// forwardedSignals are the signals Run passes on to the command's process
+// group: the ones an operator (Ctrl-C, Ctrl-\), cron, a terminal hang-up or a
+// supervisor sends to ask a program to stop. The list is explicit, as in tini
+// and consul-template: SIGCHLD is ours, and the Go runtime uses SIGURG for
+// goroutine preemption, so signal.Notify without a list would forward both.
+func forwardedSignals() []os.Signal {
+	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+}
