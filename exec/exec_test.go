@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	osexec "os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -28,7 +29,12 @@ const (
 	stdioEnv     = "EXEC_TEST_STDIO"      // "null": leave Stdout and Stderr nil
 	signalsEnv   = "EXEC_TEST_SIGNALS"    // how the wrapper subscribes, see wrap
 	readyEnv     = "EXEC_TEST_READY"      // a file the wrapper creates once subscribed
+	sigchldEnv   = "EXEC_TEST_SIGCHLD"    // "ignore": the kernel reaps the command, not Run
 )
+
+// testEnvPrefix starts every variable above; the wrapper drops them all from
+// the command's environment.
+const testEnvPrefix = "EXEC_TEST_"
 
 // Values of signalsEnv.
 const (
@@ -57,9 +63,18 @@ func TestMain(m *testing.M) {
 // the status Run reports.
 func wrap(args []string) int {
 	killAfter, _ := time.ParseDuration(os.Getenv(killAfterEnv))
+	var env exec.Env
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, testEnvPrefix) {
+			env = append(env, kv)
+		}
+	}
+	if os.Getenv(sigchldEnv) == "ignore" {
+		signal.Ignore(syscall.SIGCHLD)
+	}
 	c := &exec.Command{
 		Args:      args,
-		Env:       exec.Environ().Unset(wrapperEnv).Unset(killAfterEnv).Unset(stdioEnv).Unset(signalsEnv).Unset(readyEnv),
+		Env:       env,
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
 		KillAfter: killAfter,
@@ -461,6 +476,28 @@ func TestForwardedSignalEscalates(t *testing.T) {
 		}
 		waitGone(t, pids...)
 	})
+}
+
+// TestRunWaitError: when something else in the process reaps the command
+// (here the kernel, because the wrapper ignores SIGCHLD), Run says that the
+// command ran and its status is lost, not that it failed to start, and the
+// error has no ExitStatus for a wrapper to pass on.
+func TestRunWaitError(t *testing.T) {
+	t.Parallel()
+	ran := filepath.Join(t.TempDir(), "ran")
+	cmd := wrapperCommand(t, patience, sh(`echo ran > "$1"; exit 3`, ran)...)
+	cmd.Env = append(cmd.Env, sigchldEnv+"=ignore")
+	w := startWrapper(t, cmd)
+	if got := w.wait(t); got != 125 {
+		t.Errorf("wrapper exited %d, want 125: the status is lost, not the command's 3", got)
+	}
+	if got := readFile(t, ran); got != "ran\n" {
+		t.Errorf("the command wrote %q, want it to have run", got)
+	}
+	want := "wrapper: wait for sh: no child processes; it ran, but how it ended is unknown"
+	if got := readFile(t, w.stderr); !strings.HasPrefix(got, want) {
+		t.Errorf("stderr %q, want it to start with %q", got, want)
+	}
 }
 
 // TestWrapperSIGKILLed pins down what survives a wrapper that is SIGKILLed

@@ -74,9 +74,10 @@ type Command struct {
 // exits 0 by itself. Every error that says how the command ended implements
 // ExitStatus() int: an *ExitError if it ran, a *StartError if it could not
 // be started, a *SignalError if a forwarded signal arrived on Signals before
-// it started. Any other error (no Args, not Linux, ctx already done,
-// /dev/null or fork(2) failing) means Run itself failed and the command did
-// not run.
+// it started. A *WaitError means that the command started but Run lost
+// track of it, so how it ended is unknown. Any other error (no Args, not
+// Linux, ctx already done, /dev/null or fork(2) failing) means Run itself
+// failed and the command did not run.
 //
 // When ctx is done the command's process group gets SIGTERM, then SIGKILL
 // after KillAfter, and Run reports a timeout (124). Do not cancel ctx on
@@ -179,14 +180,14 @@ func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, 
 		// Someone else reaped the command, so its pid, and with it the
 		// group id, may already name a stranger.
 		_ = proc.Release()
-		return fmt.Errorf("wait for %s: %w", name, err)
+		return &WaitError{Name: name, Err: err}
 	}
 	// The command is a zombie holding its pid, so the group id still means
 	// its group: clear out what it left behind.
 	_ = signalGroup(w.pgid, syscall.SIGKILL)
 	state, err := proc.Wait()
 	if err != nil {
-		return fmt.Errorf("wait for %s: %w", name, err)
+		return &WaitError{Name: name, Err: err}
 	}
 	e := &ExitError{
 		Name:     name,
@@ -353,6 +354,23 @@ func (e *ExitError) Error() string {
 // errors.Is(err, context.DeadlineExceeded) works.
 func (e *ExitError) Unwrap() error { return e.Cause }
 
+// WaitError says the command started but Run could not wait for it, so how
+// it ended is unknown: something else in this process reaped it (a wait for
+// any child, SIGCHLD set to SIG_IGN). It has no ExitStatus, because the
+// command's status is lost; a wrapper reports its own failure (125).
+type WaitError struct {
+	Name string // the command, Args[0]
+	Err  error  // from waitid(2) or wait4(2)
+}
+
+// Error says the command ran and that its status is lost.
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("wait for %s: %v; it ran, but how it ended is unknown (did something else in this process reap it?)", e.Name, innermost(e.Err))
+}
+
+// Unwrap returns the underlying error.
+func (e *WaitError) Unwrap() error { return e.Err }
+
 // StartError says the command could not be started: not found (127), or
 // found but not executable (126), as coreutils env reports them.
 type StartError struct {
@@ -432,14 +450,17 @@ func lookPath(name string) (string, error) {
 	return path, err
 }
 
-// innermost strips the *exec.Error and *fs.PathError wrappers from err,
-// whose text repeats the command name, leaving the reason.
+// innermost strips the *exec.Error, *fs.PathError and *os.SyscallError
+// wrappers from err, whose text repeats the command name or the system
+// call, leaving the reason.
 func innermost(err error) error {
 	for {
 		switch e := err.(type) {
 		case *exec.Error:
 			err = e.Err
 		case *fs.PathError:
+			err = e.Err
+		case *os.SyscallError:
 			err = e.Err
 		default:
 			return err
