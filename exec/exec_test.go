@@ -297,6 +297,36 @@ func TestRunStopsGroupWhenContextDone(t *testing.T) {
 	}
 }
 
+// TestRunContinuesStoppedCommand: a command that is stopped (SIGSTOP,
+// Ctrl-Z) when ctx is done gets SIGCONT after SIGTERM, as coreutils timeout
+// sends it, so that it acts on SIGTERM at once instead of staying stopped
+// until SIGKILL: its trap runs.
+func TestRunContinuesStoppedCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile, logFile := filepath.Join(dir, "pids"), filepath.Join(dir, "log")
+	script := `trap 'echo TERM > "$2"; exit 0' TERM; echo $$ > "$1"; kill -STOP $$; exit 5`
+	c := command(sh(script, pidFile, logFile)...)
+	c.KillAfter = grace // long enough for the trap, short enough to fail fast without SIGCONT
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := start(ctx, c)
+	pid := readPIDs(t, pidFile, 1)[0]
+	poll.Until(t, "the command to stop itself", func() bool {
+		_, state := alive(pid)
+		return strings.HasPrefix(state, "state T")
+	})
+	cancel()
+	err := wait(t, c, result)
+	var e *exec.ExitError
+	if !errors.As(err, &e) || status(err) != 124 || e.Signal != 0 {
+		t.Errorf("Run() = %v, want a timeout (124) after the command's trap exited", err)
+	}
+	if got, _ := os.ReadFile(logFile); string(got) != "TERM\n" {
+		t.Errorf("the command's TERM trap logged %q, want %q: it was not continued after SIGTERM", got, "TERM\n")
+	}
+}
+
 func TestRunKillsWhatTheCommandLeaves(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -526,35 +556,65 @@ func TestWrapperSIGKILLed(t *testing.T) {
 	waitGone(t, background)
 }
 
-// TestRunSurvivesThreadExits retires OS threads while a command runs, as a
+// TestRunSurvivesThreadExits retires OS threads while commands run, as a
 // goroutine that returns while locked to its thread does. If one of them
-// were the thread that forked the command, Pdeathsig would SIGKILL it; Run
-// keeps that thread locked so it never is. The command must instead live
-// until Run stops it with SIGTERM. Which threads the scheduler hands the
-// retiring goroutines is not under the test's control, so a regression
-// shows up often rather than every time.
+// were the thread that forked a command, Pdeathsig would SIGKILL that
+// command; Run keeps the thread locked so it never is. Each command must
+// instead live until Run stops it with SIGTERM.
+//
+// Without the lock the forking thread is in danger only if Run's goroutine
+// leaves it between the fork and the wait, which takes a preemption, so
+// the test starts the commands while another goroutine makes garbage: the
+// collector then preempts Run's goroutine during about half the starts,
+// and after each start the test retires threads until the one left idle
+// is among them. Without the lock, 16 starts make this fail in nearly
+// every run (see the commit message for the figures).
 func TestRunSurvivesThreadExits(t *testing.T) {
-	t.Parallel()
-	pidFile := filepath.Join(t.TempDir(), "pids")
-	c := command(sh(`echo $$ > "$1"; exec sleep 1000`, pidFile)...)
-	c.KillAfter = patience
+	// Not parallel: the garbage would slow every other test.
+	const commands = 16
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	result := start(ctx, c)
-	pids := readPIDs(t, pidFile, 1)
-	for range 64 { // more threads than a test process keeps idle
-		retired := make(chan struct{})
-		go func() {
-			runtime.LockOSThread()
-			close(retired) // returning still locked ends the thread
-		}()
-		<-retired
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				b := make([]byte, 128<<10) // too big for the stack: garbage
+				_ = b
+			}
+		}
+	}()
+	dir := t.TempDir()
+	var (
+		cmds    []*exec.Command
+		results []<-chan error
+		pids    []int
+	)
+	for i := range commands {
+		pidFile := filepath.Join(dir, strconv.Itoa(i))
+		c := command(sh(`echo $$ > "$1"; exec sleep 1000`, pidFile)...)
+		c.KillAfter = patience
+		cmds, results = append(cmds, c), append(results, start(ctx, c))
+		pids = append(pids, readPIDs(t, pidFile, 1)...)
+		for range 16 { // more threads than the process keeps idle
+			retired := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				close(retired) // returning still locked ends the thread
+			}()
+			<-retired
+		}
 	}
+	close(stop)
 	cancel()
-	err := wait(t, c, result)
-	var e *exec.ExitError
-	if !errors.As(err, &e) || !e.TimedOut || e.Signal != syscall.SIGTERM {
-		t.Errorf("Run() = %v, want a timeout ended by SIGTERM: the command died before it was stopped", err)
+	for i, c := range cmds {
+		err := wait(t, c, results[i])
+		var e *exec.ExitError
+		if !errors.As(err, &e) || !e.TimedOut || e.Signal != syscall.SIGTERM {
+			t.Errorf("command %d: Run() = %v, want a timeout ended by SIGTERM: the command died before it was stopped", i, err)
+		}
 	}
 	waitGone(t, pids...)
 }
