@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/monitoring-token/monitoring-token/exec"
 	"github.com/monitoring-token/monitoring-token/internal/poll"
@@ -30,6 +31,9 @@ const (
 	signalsEnv   = "EXEC_TEST_SIGNALS"    // how the wrapper subscribes, see wrap
 	readyEnv     = "EXEC_TEST_READY"      // a file the wrapper creates once subscribed
 	sigchldEnv   = "EXEC_TEST_SIGCHLD"    // "ignore": the kernel reaps the command, not Run
+	timeoutEnv   = "EXEC_TEST_TIMEOUT"    // Run's deadline, a time.Duration; none if unset
+	coreEnv      = "EXEC_TEST_CORE"       // "allow": raise the core file limit to the hard limit
+	blockEnv     = "EXEC_TEST_BLOCK"      // a signal number to block on the thread that calls Die
 )
 
 // testEnvPrefix starts every variable above; the wrapper drops them all from
@@ -59,8 +63,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// wrap is a minimal monitoring-token: it runs args under Run and exits with
-// the status Run reports.
+// wrap is a minimal monitoring-token: it runs args under Run and dies by
+// the command's signal or exits with the status Run reports.
 func wrap(args []string) int {
 	killAfter, _ := time.ParseDuration(os.Getenv(killAfterEnv))
 	var env exec.Env
@@ -71,6 +75,19 @@ func wrap(args []string) int {
 	}
 	if os.Getenv(sigchldEnv) == "ignore" {
 		signal.Ignore(syscall.SIGCHLD)
+	}
+	if os.Getenv(coreEnv) == "allow" {
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_CORE, &lim); err == nil {
+			lim.Cur = lim.Max
+			_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &lim)
+		}
+	}
+	ctx := context.Background()
+	if timeout, err := time.ParseDuration(os.Getenv(timeoutEnv)); err == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
 	c := &exec.Command{
 		Args:      args,
@@ -98,9 +115,19 @@ func wrap(args []string) int {
 			fmt.Fprintln(os.Stderr, "wrapper: watched:", context.Cause(ctx))
 		}
 	}
-	err := c.Run(context.Background())
+	err := c.Run(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wrapper:", err)
+	}
+	if sig, ok := exec.DeathSignal(err); ok {
+		if n, err := strconv.Atoi(os.Getenv(blockEnv)); err == nil {
+			// As if inherited blocked; Die must unblock it.
+			runtime.LockOSThread()
+			set := uint64(1) << (n - 1)
+			const sigBlock = 0 // SIG_BLOCK, except on MIPS
+			_, _, _ = syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigBlock, uintptr(unsafe.Pointer(&set)), 0, 8, 0, 0)
+		}
+		exec.Die(sig)
 	}
 	return status(err)
 }
@@ -410,8 +437,8 @@ func TestForwardsSignals(t *testing.T) {
 				w := startWrapper(t, cmd)
 				pids := readPIDs(t, pidFile, 2)
 				w.signal(t, sig)
-				if got := w.wait(t); got != 7 {
-					t.Errorf("wrapper exited %d, want the command's own 7", got)
+				if got := w.wait(t); got != exited(7) {
+					t.Errorf("wrapper %s, want the command's own exit 7", got)
 				}
 				waitGone(t, pids...)
 			})
@@ -437,8 +464,8 @@ func TestSignalBeforeRun(t *testing.T) {
 				return err == nil
 			})
 			w.signal(t, sig)
-			if got, want := w.wait(t), 128+int(sig); got != want {
-				t.Errorf("wrapper exited %d, want %d", got, want)
+			if got, want := w.wait(t), killedBy(sig); got != want {
+				t.Errorf("wrapper %s, want %s", got, want)
 			}
 			if _, err := os.Stat(ran); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the command ran (stat: %v)", err)
@@ -450,6 +477,172 @@ func TestSignalBeforeRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDeathSignal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		err    error
+		want   syscall.Signal
+		wantOK bool
+	}{
+		{"exit 0", nil, 0, false},
+		{"exit 3", &exec.ExitError{Code: 3}, 0, false},
+		{"killed by SIGINT", &exec.ExitError{Code: -1, Signal: syscall.SIGINT}, syscall.SIGINT, true},
+		{"killed by SIGKILL", &exec.ExitError{Code: -1, Signal: syscall.SIGKILL}, syscall.SIGKILL, true},
+		{"wrapped", fmt.Errorf("probe: %w", &exec.ExitError{Code: -1, Signal: syscall.SIGTERM}), syscall.SIGTERM, true},
+		{"timed out, ended by SIGTERM", &exec.ExitError{Code: -1, Signal: syscall.SIGTERM, TimedOut: true}, syscall.SIGTERM, false},
+		{"timed out, ended by SIGKILL", &exec.ExitError{Code: -1, Signal: syscall.SIGKILL, TimedOut: true}, syscall.SIGKILL, false},
+		{"timed out, exited", &exec.ExitError{Code: 0, TimedOut: true}, 0, false},
+		{"signal before start", &exec.SignalError{Signal: syscall.SIGHUP}, syscall.SIGHUP, true},
+		{"not started", &exec.StartError{Name: "x", Err: osexec.ErrNotFound}, 0, false},
+		{"Run failed", errors.New("no command to run"), 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, ok := exec.DeathSignal(tt.err); ok != tt.wantOK || (ok && got != tt.want) {
+				t.Errorf("DeathSignal(%v) = %v, %v; want %v, %v", tt.err, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// TestWrapperDiesBySignal: a wrapper that calls Die for DeathSignal ends as
+// its command did, killed by the same signal, without a core file of its
+// own even where core files are allowed; a timeout still gives 124.
+func TestWrapperDiesBySignal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		script  string // the command; it must leave no core file itself
+		timeout time.Duration
+		block   syscall.Signal // blocked on the thread that calls Die
+		want    string
+	}{
+		{name: "SIGINT", script: `kill -INT $$`, want: killedBy(syscall.SIGINT)},
+		{name: "SIGTERM", script: `kill -TERM $$`, want: killedBy(syscall.SIGTERM)},
+		{name: "SIGHUP", script: `kill -HUP $$`, want: killedBy(syscall.SIGHUP)},
+		{name: "SIGPIPE", script: `kill -PIPE $$`, want: killedBy(syscall.SIGPIPE)},
+		{name: "SIGKILL", script: `kill -KILL $$`, want: killedBy(syscall.SIGKILL)},
+		{name: "SIGUSR1 blocked in the wrapper", script: `kill -USR1 $$`, block: syscall.SIGUSR1, want: killedBy(syscall.SIGUSR1)},
+		{name: "SIGQUIT, no core", script: `ulimit -c 0; kill -QUIT $$`, want: killedBy(syscall.SIGQUIT)},
+		{name: "SIGSEGV, no core", script: `ulimit -c 0; kill -SEGV $$`, want: killedBy(syscall.SIGSEGV)},
+		{name: "SIGABRT, no core", script: `ulimit -c 0; kill -ABRT $$`, want: killedBy(syscall.SIGABRT)},
+		{name: "exit 130 stays an exit", script: `exit 130`, want: exited(130)},
+		{name: "timeout keeps 124 after SIGKILL", script: `trap '' TERM; exec sleep 1000`, timeout: 10 * time.Millisecond, want: exited(124)},
+		{name: "timeout keeps 124 after SIGTERM", script: `exec sleep 1000`, timeout: 10 * time.Millisecond, want: exited(124)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := wrapperCommand(t, grace, sh(tt.script)...)
+			cmd.Env = append(cmd.Env, coreEnv+"=allow")
+			if tt.timeout > 0 {
+				cmd.Env = append(cmd.Env, timeoutEnv+"="+tt.timeout.String())
+			}
+			if tt.block != 0 {
+				cmd.Env = append(cmd.Env, blockEnv+"="+strconv.Itoa(int(tt.block)))
+			}
+			w := startWrapper(t, cmd)
+			if got := w.wait(t); got != tt.want {
+				t.Errorf("wrapper %s, want %s; stderr: %q", got, tt.want, readFile(t, w.stderr))
+			}
+			entries, err := os.ReadDir(w.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), "core") {
+					t.Errorf("the wrapper left a core file, %s", e.Name())
+				}
+			}
+		})
+	}
+}
+
+// TestWrapperAsPID1Exits: as PID 1 (of a new PID namespace) the kernel
+// does not deliver a signal with the default action, so Die returns and the
+// wrapper exits 128+N instead.
+func TestWrapperAsPID1Exits(t *testing.T) {
+	t.Parallel()
+	cmd := wrapperCommand(t, patience, sh(`kill -TERM $$`)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	if os.Getuid() != 0 {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+	}
+	w := &wrapper{cmd: cmd, dir: t.TempDir()}
+	w.stdout, w.stderr = filepath.Join(w.dir, "stdout"), filepath.Join(w.dir, "stderr")
+	cmd.Stdout, cmd.Stderr = createFile(t, w.stdout), createFile(t, w.stderr)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a process in a new PID namespace here: %v", err)
+	}
+	if got, want := w.wait(t), exited(128+int(syscall.SIGTERM)); got != want {
+		t.Errorf("wrapper as PID 1 %s, want %s; stderr: %q", got, want, readFile(t, w.stderr))
+	}
+}
+
+// TestCtrlCStopsShellLoop is the user's view of Die: Ctrl-C (SIGINT to the
+// foreground process group) stops a bash loop that runs the wrapper, as it
+// would stop a loop that ran the command itself. Bash goes on with a loop
+// when its child exits, even with 130, and stops only when its child was
+// killed by SIGINT.
+func TestCtrlCStopsShellLoop(t *testing.T) {
+	t.Parallel()
+	bash, err := osexec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash:", err)
+	}
+	dir := t.TempDir()
+	logFile, pidFile := filepath.Join(dir, "log"), filepath.Join(dir, "pids")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const loop = `for i in 1 2 3; do
+		echo "iteration $i" >> "$1"
+		"$2" sh -c 'echo $$ >> "$1"; exec sleep 5' sh "$3"
+		echo "iteration $i ended with $?" >> "$1"
+	done`
+	cmd := wrapperCommand(t, patience)
+	cmd.Path, cmd.Args = bash, []string{"bash", "-c", loop, "bash", logFile, self, pidFile}
+	// A session of its own, like a terminal's, so that the test can
+	// signal the whole foreground group as Ctrl-C does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	})
+	pids := readPIDs(t, pidFile, 1) // the wrapper is subscribed: Run waits for that before it starts the command
+
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "bash to end or start a second iteration", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			b, _ := os.ReadFile(logFile)
+			return strings.Contains(string(b), "iteration 2")
+		}
+	})
+	if log := readFile(t, logFile); strings.Contains(log, "iteration 2") {
+		t.Fatalf("Ctrl-C did not stop the loop; bash logged:\n%s", log)
+	}
+	<-done
+	if got := ended(cmd.ProcessState); got != killedBy(syscall.SIGINT) && got != exited(130) {
+		t.Errorf("bash %s, want killed by SIGINT or exit 130", got)
+	}
+	waitGone(t, pids...)
 }
 
 // TestWatchStopTwice: stop may be called again, as a deferred call after an
@@ -476,8 +669,8 @@ func TestForwardedSignalEscalates(t *testing.T) {
 
 		signalled := time.Now()
 		w.signal(t, syscall.SIGTERM)
-		if got := w.wait(t); got != 128+9 {
-			t.Errorf("wrapper exited %d, want 137: the command's own death by SIGKILL", got)
+		if got := w.wait(t); got != killedBy(syscall.SIGKILL) {
+			t.Errorf("wrapper %s, want death by SIGKILL, the command's own", got)
 		}
 		if took := time.Since(signalled); took < grace {
 			t.Errorf("SIGKILL came %v after SIGTERM, before KillAfter %v", took, grace)
@@ -501,8 +694,8 @@ func TestForwardedSignalEscalates(t *testing.T) {
 			return string(b) == "TERM\n"
 		})
 		w.signal(t, syscall.SIGTERM)
-		if got := w.wait(t); got != 128+9 {
-			t.Errorf("wrapper exited %d, want 137: the command's own death by SIGKILL", got)
+		if got := w.wait(t); got != killedBy(syscall.SIGKILL) {
+			t.Errorf("wrapper %s, want death by SIGKILL, the command's own", got)
 		}
 		waitGone(t, pids...)
 	})
@@ -518,8 +711,8 @@ func TestRunWaitError(t *testing.T) {
 	cmd := wrapperCommand(t, patience, sh(`echo ran > "$1"; exit 3`, ran)...)
 	cmd.Env = append(cmd.Env, sigchldEnv+"=ignore")
 	w := startWrapper(t, cmd)
-	if got := w.wait(t); got != 125 {
-		t.Errorf("wrapper exited %d, want 125: the status is lost, not the command's 3", got)
+	if got := w.wait(t); got != exited(125) {
+		t.Errorf("wrapper %s, want exit 125: the status is lost, not the command's 3", got)
 	}
 	if got := readFile(t, ran); got != "ran\n" {
 		t.Errorf("the command wrote %q, want it to have run", got)
@@ -545,8 +738,8 @@ func TestWrapperSIGKILLed(t *testing.T) {
 	background, command := pids[0], pids[1]
 
 	w.signal(t, syscall.SIGKILL)
-	if got := w.wait(t); got != -1 {
-		t.Fatalf("wrapper exited %d, want death by SIGKILL", got)
+	if got := w.wait(t); got != killedBy(syscall.SIGKILL) {
+		t.Fatalf("wrapper %s, want death by SIGKILL", got)
 	}
 	waitGone(t, command)
 	if ok, state := alive(background); !ok {
@@ -632,8 +825,8 @@ func TestStdioDefaultsToDevNull(t *testing.T) {
 	cmd.Env = exec.Env(cmd.Env).Set(stdioEnv, "null")
 	cmd.Stdin = stdin
 	w := startWrapper(t, cmd)
-	if got := w.wait(t); got != 0 {
-		t.Fatalf("wrapper exited %d, want 0; stderr: %q", got, readFile(t, w.stderr))
+	if got := w.wait(t); got != exited(0) {
+		t.Fatalf("wrapper %s, want exit 0; stderr: %q", got, readFile(t, w.stderr))
 	}
 	for _, f := range []string{w.stdout, w.stderr} {
 		if got := readFile(t, f); got != "" {
@@ -675,8 +868,8 @@ func testIgnoredSIGHUPStaysIgnored(t *testing.T, mode string) {
 	}
 	w.signal(t, syscall.SIGHUP)
 	w.signal(t, syscall.SIGTERM)
-	if got := w.wait(t); got != 7 {
-		t.Errorf("wrapper exited %d, want 7: SIGHUP ignored, SIGTERM forwarded to the command", got)
+	if got := w.wait(t); got != exited(7) {
+		t.Errorf("wrapper %s, want exit 7: SIGHUP ignored, SIGTERM forwarded to the command", got)
 	}
 	waitGone(t, pids...)
 }
@@ -818,6 +1011,7 @@ func ignores(t *testing.T, pid int, sig syscall.Signal) bool {
 // wrapper is the test binary running as a wrapper (see wrap).
 type wrapper struct {
 	cmd            *osexec.Cmd
+	dir            string // its working directory
 	stdout, stderr string // files holding its output
 }
 
@@ -842,7 +1036,8 @@ func wrapperCommand(t *testing.T, killAfter time.Duration, args ...string) *osex
 func startWrapper(t *testing.T, cmd *osexec.Cmd) *wrapper {
 	t.Helper()
 	dir := t.TempDir()
-	w := &wrapper{cmd: cmd, stdout: filepath.Join(dir, "stdout"), stderr: filepath.Join(dir, "stderr")}
+	w := &wrapper{cmd: cmd, dir: dir, stdout: filepath.Join(dir, "stdout"), stderr: filepath.Join(dir, "stderr")}
+	cmd.Dir = dir // where a core file would go
 	// Files, not buffers: a process left holding a pipe would keep
 	// cmd.Wait waiting for EOF.
 	cmd.Stdout, cmd.Stderr = createFile(t, w.stdout), createFile(t, w.stderr)
@@ -866,21 +1061,45 @@ func (w *wrapper) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-// wait waits for the wrapper to exit and returns its exit status, or -1 if
-// a signal killed it. It fails the test after deadline.
-func (w *wrapper) wait(t *testing.T) int {
+// wait waits for the wrapper to end and returns how, as exited or
+// killedBy word it. It fails the test after deadline.
+func (w *wrapper) wait(t *testing.T) string {
 	t.Helper()
 	done := make(chan struct{})
 	go func() { _ = w.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-		return w.cmd.ProcessState.ExitCode()
+		return ended(w.cmd.ProcessState)
 	case <-time.After(deadline):
 		_ = w.cmd.Process.Kill()
 		<-done
 		t.Fatalf("wrapper still running after %v; stderr: %q", deadline, readFile(t, w.stderr))
-		return 0
+		return ""
 	}
+}
+
+// ended says how a process ended: exited(N), or killedBy(sig) with
+// " (core dumped)" after it if it dumped core.
+func ended(ps *os.ProcessState) string {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case !ok:
+		return ps.String()
+	case ws.Signaled() && ws.CoreDump():
+		return killedBy(ws.Signal()) + " (core dumped)"
+	case ws.Signaled():
+		return killedBy(ws.Signal())
+	default:
+		return exited(ws.ExitStatus())
+	}
+}
+
+// exited is how ended words an exit with status n.
+func exited(n int) string { return fmt.Sprintf("exited %d", n) }
+
+// killedBy is how ended words a death by sig.
+func killedBy(sig syscall.Signal) string {
+	return fmt.Sprintf("killed by signal %d (%v)", int(sig), sig)
 }
 
 func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
