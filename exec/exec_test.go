@@ -34,6 +34,7 @@ const (
 	timeoutEnv   = "EXEC_TEST_TIMEOUT"    // Run's deadline, a time.Duration; none if unset
 	coreEnv      = "EXEC_TEST_CORE"       // "allow": raise the core file limit to the hard limit
 	blockEnv     = "EXEC_TEST_BLOCK"      // a signal number to block on the thread that calls Die
+	chattyEnv    = "EXEC_TEST_CHATTY"     // write a line to stdout and stderr before Run: "1" through NoSIGPIPE, "raw" not
 )
 
 // testEnvPrefix starts every variable above; the wrapper drops them all from
@@ -66,6 +67,8 @@ func TestMain(m *testing.M) {
 // wrap is a minimal monitoring-token: it runs args under Run and dies by
 // the command's signal or exits with the status Run reports.
 func wrap(args []string) int {
+	// Its own output, as monitoring-token's; the command gets the files.
+	stdout, stderr := exec.NoSIGPIPE(os.Stdout), exec.NoSIGPIPE(os.Stderr)
 	killAfter, _ := time.ParseDuration(os.Getenv(killAfterEnv))
 	var env exec.Env
 	for _, kv := range os.Environ() {
@@ -104,7 +107,7 @@ func wrap(args []string) int {
 		c.Signals.WaitReady()
 		if ready := os.Getenv(readyEnv); ready != "" {
 			if err := os.WriteFile(ready, nil, 0o600); err != nil {
-				fmt.Fprintln(os.Stderr, "wrapper:", err)
+				fmt.Fprintln(stderr, "wrapper:", err)
 				return 125
 			}
 		}
@@ -112,12 +115,20 @@ func wrap(args []string) int {
 			ctx, stop := c.Signals.Watch(context.Background())
 			<-ctx.Done()
 			stop()
-			fmt.Fprintln(os.Stderr, "wrapper: watched:", context.Cause(ctx))
+			fmt.Fprintln(stderr, "wrapper: watched:", context.Cause(ctx))
 		}
+	}
+	switch os.Getenv(chattyEnv) {
+	case "1":
+		fmt.Fprintln(stdout, "wrapper: running", args)
+		fmt.Fprintln(stderr, "wrapper: running", args)
+	case "raw":
+		fmt.Fprintln(os.Stdout, "wrapper: running", args)
+		fmt.Fprintln(os.Stderr, "wrapper: running", args)
 	}
 	err := c.Run(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "wrapper:", err)
+		fmt.Fprintln(stderr, "wrapper:", err)
 	}
 	if sig, ok := exec.DeathSignal(err); ok {
 		if n, err := strconv.Atoi(os.Getenv(blockEnv)); err == nil {
@@ -645,6 +656,70 @@ func TestCtrlCStopsShellLoop(t *testing.T) {
 	waitGone(t, pids...)
 }
 
+// TestBrokenOutput: a wrapper whose stdout or stderr is a pipe nobody reads
+// keeps its command's status instead of dying by SIGPIPE at its first
+// message, and its command still runs with SIGPIPE neither ignored nor
+// caught, so that a command writing to the broken pipe dies by SIGPIPE as
+// it would without the wrapper (and the wrapper with it, by Die).
+func TestBrokenOutput(t *testing.T) {
+	t.Parallel()
+	const script = `grep -E '^Sig(Ign|Cgt):' /proc/$$/status > "$1"; [ -z "$2" ] || echo "$2" >&"$2"; exit 3`
+	tests := []struct {
+		name   string
+		broken []string // which of the wrapper's stdout and stderr are broken
+		write  string   // where the command writes: "", "1" or "2"
+		env    []string // for the wrapper
+		want   string
+	}{
+		{name: "stderr", broken: []string{"stderr"}, want: exited(3)},
+		{name: "stdout", broken: []string{"stdout"}, want: exited(3)},
+		{name: "both", broken: []string{"stdout", "stderr"}, want: exited(3)},
+		{name: "the command writes to it", broken: []string{"stderr"}, write: "2", want: killedBy(syscall.SIGPIPE)},
+		{
+			name:   "not through NoSIGPIPE, after Subscribe",
+			broken: []string{"stdout", "stderr"},
+			env:    []string{signalsEnv + "=" + subscribe, chattyEnv + "=raw"},
+			want:   exited(3),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mask := filepath.Join(t.TempDir(), "mask")
+			cmd := wrapperCommand(t, patience, sh(script, mask, tt.write)...)
+			cmd.Env = append(cmd.Env, chattyEnv+"=1")
+			cmd.Env = append(cmd.Env, tt.env...) // os/exec keeps the last of duplicate names
+			cmd.Stdout, cmd.Stderr = createFile(t, filepath.Join(t.TempDir(), "stdout")), createFile(t, filepath.Join(t.TempDir(), "stderr"))
+			for _, which := range tt.broken {
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Close()
+				t.Cleanup(func() { w.Close() })
+				if which == "stdout" {
+					cmd.Stdout = w
+				} else {
+					cmd.Stderr = w
+				}
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w := &wrapper{cmd: cmd}
+			if got := w.wait(t); got != tt.want {
+				t.Errorf("wrapper %s, want %s", got, tt.want)
+			}
+			status := readFile(t, mask) // the command ran
+			for _, field := range []string{"SigIgn", "SigCgt"} {
+				if hasSignal(t, status, field, syscall.SIGPIPE) {
+					t.Errorf("the command started with SIGPIPE in %s:\n%s", field, status)
+				}
+			}
+		})
+	}
+}
+
 // TestWatchStopTwice: stop may be called again, as a deferred call after an
 // explicit one would, and a stopped Watch reports no signal.
 func TestWatchStopTwice(t *testing.T) {
@@ -992,11 +1067,12 @@ func waitGone(t *testing.T, pids ...int) {
 	}
 }
 
-// ignores reports whether /proc says pid ignores sig.
-func ignores(t *testing.T, pid int, sig syscall.Signal) bool {
+// hasSignal reports whether the mask in field (SigIgn, SigCgt...) of
+// /proc/PID/status text holds sig.
+func hasSignal(t *testing.T, status, field string, sig syscall.Signal) bool {
 	t.Helper()
-	for line := range strings.Lines(readFile(t, fmt.Sprintf("/proc/%d/status", pid))) {
-		if hex, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+	for line := range strings.Lines(status) {
+		if hex, ok := strings.CutPrefix(line, field+":"); ok {
 			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -1004,8 +1080,14 @@ func ignores(t *testing.T, pid int, sig syscall.Signal) bool {
 			return mask&(1<<(sig-1)) != 0
 		}
 	}
-	t.Fatalf("no SigIgn in /proc/%d/status", pid)
+	t.Fatalf("no %s in %q", field, status)
 	return false
+}
+
+// ignores reports whether /proc says pid ignores sig.
+func ignores(t *testing.T, pid int, sig syscall.Signal) bool {
+	t.Helper()
+	return hasSignal(t, readFile(t, fmt.Sprintf("/proc/%d/status", pid)), "SigIgn", sig)
 }
 
 // wrapper is the test binary running as a wrapper (see wrap).
