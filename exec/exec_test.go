@@ -910,41 +910,59 @@ func TestStdioDefaultsToDevNull(t *testing.T) {
 	}
 }
 
-func TestIgnoredSIGHUPStaysIgnored(t *testing.T) {
+// TestInheritedIgnoredSignals pins which signals inherited as ignored stay
+// ignored, as a shell's trap "" SIG before exec, nohup (HUP) or a background job
+// of a non-interactive shell (INT, QUIT) leave them: SIGHUP and SIGINT do,
+// in the wrapper and the command, and are not forwarded; SIGTERM and
+// SIGQUIT do not, because the Go runtime installs its own handlers for them
+// at start-up and keeps no public record of the inherited action, so they
+// are forwarded and the command starts with the default action.
+func TestInheritedIgnoredSignals(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{runSubscribes, subscribe} {
-		t.Run(cmp.Or(mode, "run subscribes"), func(t *testing.T) {
-			t.Parallel()
-			testIgnoredSIGHUPStaysIgnored(t, mode)
-		})
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGQUIT} {
+			t.Run(fmt.Sprintf("%s/%v", cmp.Or(mode, "run subscribes"), sig), func(t *testing.T) {
+				t.Parallel()
+				testInheritedIgnoredSignals(t, mode, sig)
+			})
+		}
 	}
 }
 
-func testIgnoredSIGHUPStaysIgnored(t *testing.T, mode string) {
+func testInheritedIgnoredSignals(t *testing.T, mode string, sig syscall.Signal) {
 	pidFile := filepath.Join(t.TempDir(), "pids")
-	// nohup's effect, without nohup's redirections.
-	script := `trap 'exit 7' TERM; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`
+	script := `trap 'exit 7' TERM QUIT; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`
 	cmd := wrapperCommand(t, patience, sh(script, pidFile)...)
 	shPath, err := osexec.LookPath("sh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Env = append(cmd.Env, signalsEnv+"="+mode)
-	cmd.Args = append([]string{"sh", "-c", `trap '' HUP; exec "$0" "$@"`}, cmd.Args...)
+	cmd.Args = append([]string{"sh", "-c", `trap '' HUP INT QUIT TERM; exec "$0" "$@"`}, cmd.Args...)
 	cmd.Path = shPath
 	w := startWrapper(t, cmd)
 	pids := readPIDs(t, pidFile, 2)
 	command := pids[1]
 
 	for who, pid := range map[string]int{"wrapper": w.cmd.Process.Pid, "command": command} {
-		if !ignores(t, pid, syscall.SIGHUP) {
-			t.Errorf("the %s does not ignore SIGHUP", who)
+		for _, s := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+			if !ignores(t, pid, s) {
+				t.Errorf("the %s does not ignore %v, which it inherited as ignored", who, s)
+			}
+		}
+		for _, s := range []syscall.Signal{syscall.SIGTERM, syscall.SIGQUIT} {
+			if ignores(t, pid, s) {
+				t.Errorf("the %s ignores %v: Go now keeps it, update the docs and this test", who, s)
+			}
 		}
 	}
+	// Were SIGHUP or SIGINT forwarded, the command would ignore it, but
+	// the wrapper would take the next signal as a second one and SIGKILL.
 	w.signal(t, syscall.SIGHUP)
-	w.signal(t, syscall.SIGTERM)
+	w.signal(t, syscall.SIGINT)
+	w.signal(t, sig)
 	if got := w.wait(t); got != exited(7) {
-		t.Errorf("wrapper %s, want exit 7: SIGHUP ignored, SIGTERM forwarded to the command", got)
+		t.Errorf("wrapper %s, want exit 7: SIGHUP and SIGINT ignored, %v forwarded to the command", got, sig)
 	}
 	waitGone(t, pids...)
 }

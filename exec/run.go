@@ -4,6 +4,15 @@
 // SIGTERM, SIGHUP and SIGQUIT forwarded to it, and with its status passed up
 // through errors that implement ExitStatus() int.
 //
+// Of the forwarded signals, only SIGHUP and SIGINT inherited as ignored
+// (nohup, a shell's trap "" INT, a background job of a non-interactive
+// shell) stay ignored, here and in the command. For SIGTERM and SIGQUIT
+// the Go runtime installs its own handler at start-up, before any package
+// code runs, whatever the inherited action, and records that action only
+// in a runtime variable (fwdSig) that no API reads; signal.Ignored reports
+// false. So an inherited ignore of SIGTERM or SIGQUIT is lost: they are
+// forwarded, and the command starts with their default action.
+//
 // Nothing the command starts outlives Run: when the command exits, or is
 // stopped, whatever is left in its process group is SIGKILLed. If this
 // process is itself SIGKILLed, so that Run never gets to act, the kernel
@@ -85,9 +94,8 @@ type Command struct {
 // own status, which cancelling would replace with 124.
 //
 // While Run runs, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to this process
-// are forwarded to the command's process group, except those this process
-// inherited as ignored (nohup), which stay ignored here and in the command.
-// KillAfter after a forwarded signal the group is SIGKILLed, and once the
+// are forwarded to the command's process group, except SIGHUP and SIGINT
+// if this process inherited them as ignored (see the package doc). KillAfter after a forwarded signal the group is SIGKILLed, and once the
 // group has been asked to stop (ctx done or a signal forwarded), any further
 // signal SIGKILLs it at once. Unless ctx was done, Run reports the
 // command's own status: one that traps SIGTERM and exits 7 gives 7, one

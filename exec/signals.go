@@ -11,8 +11,10 @@ import (
 )
 
 // Signals is a subscription to the signals Run forwards: SIGINT, SIGTERM,
-// SIGHUP and SIGQUIT, except those this process inherited as ignored
-// (nohup), which stay ignored here and in the command.
+// SIGHUP and SIGQUIT, except SIGHUP and SIGINT if this process inherited
+// them as ignored, which stay ignored here and in the command. SIGTERM and
+// SIGQUIT inherited as ignored cannot be told apart, so they are caught
+// too (see the package doc).
 //
 // Run subscribes for its own duration when Command.Signals is nil. Setting
 // up delivery costs the Go runtime a few switches between threads for each
@@ -45,7 +47,9 @@ func Subscribe() *Signals {
 		defer close(s.ready)
 		// A signal inherited as ignored must stay ignored: Notify would
 		// install a handler for it, and the command would then inherit the
-		// default action instead of SIG_IGN.
+		// default action instead of SIG_IGN. signal.Ignored knows only
+		// of SIGHUP and SIGINT: by the time it can be called, the runtime
+		// has replaced an inherited SIG_IGN for the others.
 		for _, sig := range forwarded {
 			if !signal.Ignored(sig) {
 				signal.Notify(s.c, sig)
