@@ -290,6 +290,15 @@ func TestRunStopsGroupWhenContextDone(t *testing.T) {
 			wantLog:   "TERM\n",
 		},
 		{
+			// A zero KillAfter means DefaultKillAfter, not no grace:
+			// the trap has time to run before any SIGKILL.
+			name:      "zero KillAfter is the default grace",
+			script:    `trap 'echo TERM >> "$2"; exit 0' TERM; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`,
+			pids:      2,
+			killAfter: 0,
+			wantLog:   "TERM\n",
+		},
+		{
 			name:       "SIGTERM ignored, SIGKILL after KillAfter",
 			script:     `trap '' TERM; sleep 1000 & echo $! >> "$1"; echo $$ >> "$1"; wait`,
 			pids:       2,
@@ -540,6 +549,7 @@ func TestWrapperDiesBySignal(t *testing.T) {
 		{name: "SIGQUIT, no core", script: `ulimit -c 0; kill -QUIT $$`, want: killedBy(syscall.SIGQUIT)},
 		{name: "SIGSEGV, no core", script: `ulimit -c 0; kill -SEGV $$`, want: killedBy(syscall.SIGSEGV)},
 		{name: "SIGABRT, no core", script: `ulimit -c 0; kill -ABRT $$`, want: killedBy(syscall.SIGABRT)},
+		{name: "signal 64, the last", script: `kill -64 $$`, want: killedBy(64)},
 		{name: "exit 130 stays an exit", script: `exit 130`, want: exited(130)},
 		{name: "timeout keeps 124 after SIGKILL", script: `trap '' TERM; exec sleep 1000`, timeout: 10 * time.Millisecond, want: exited(124)},
 		{name: "timeout keeps 124 after SIGTERM", script: `exec sleep 1000`, timeout: 10 * time.Millisecond, want: exited(124)},
@@ -717,6 +727,43 @@ func TestBrokenOutput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSignalBeforeRunInProcess is TestSignalBeforeRun without a wrapper
+// process: a signal that Watch takes stops Run from starting the command.
+// It signals the test process itself, so it must not run in parallel with
+// tests whose Run would forward the signal.
+func TestSignalBeforeRunInProcess(t *testing.T) {
+	s := exec.Subscribe()
+	t.Cleanup(s.Stop)
+	s.WaitReady()
+	ctx, stop := s.Watch(context.Background())
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(deadline):
+		t.Fatalf("Watch's context not cancelled %v after SIGHUP", deadline)
+	}
+	stop()
+	var watched *exec.SignalError
+	if !errors.As(context.Cause(ctx), &watched) || watched.Error() != "stopped by signal 1 (hangup) before the command started" {
+		t.Errorf("context.Cause(watched) = %v, want SIGHUP before the command started", context.Cause(ctx))
+	}
+
+	marker := filepath.Join(t.TempDir(), "ran")
+	c := command(sh(`echo ran > "$1"`, marker)...)
+	c.Signals = s
+	err := run(t, context.Background(), c)
+	var stopped *exec.SignalError
+	if !errors.As(err, &stopped) || stopped.Signal != syscall.SIGHUP || status(err) != 128+1 ||
+		err.Error() != "stopped by signal 1 (hangup) before sh started" {
+		t.Errorf("Run() = %v (status %d), want SIGHUP before sh started (129)", err, status(err))
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the command ran (stat: %v)", err)
 	}
 }
 

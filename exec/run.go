@@ -192,7 +192,7 @@ func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, 
 	}
 	// The command is a zombie holding its pid, so the group id still means
 	// its group: clear out what it left behind.
-	_ = signalGroup(w.pgid, syscall.SIGKILL)
+	signalGroup(w.pgid, syscall.SIGKILL)
 	state, err := proc.Wait()
 	if err != nil {
 		return &WaitError{Name: name, Err: err}
@@ -284,8 +284,6 @@ func (w *watcher) timeOut(cause error) bool {
 }
 
 // signal sends each of sigs to the group unless the command has exited.
-// Errors other than ESRCH (EPERM after a set-user-ID exec) leave nothing
-// better to do than wait, so they are dropped.
 func (w *watcher) signal(sigs ...syscall.Signal) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -293,7 +291,7 @@ func (w *watcher) signal(sigs ...syscall.Signal) {
 		return
 	}
 	for _, sig := range sigs {
-		_ = signalGroup(w.pgid, sig)
+		signalGroup(w.pgid, sig)
 	}
 }
 
@@ -476,11 +474,10 @@ func innermost(err error) error {
 	}
 }
 
-// signalGroup sends sig to every process in the process group pgid. A group
-// with no processes left (ESRCH) is what we wanted, not an error.
-func signalGroup(pgid int, sig syscall.Signal) error {
-	if err := syscall.Kill(-pgid, sig); err != nil && err != syscall.ESRCH {
-		return err
-	}
-	return nil
+// signalGroup sends sig to every process in the process group pgid. Errors
+// are dropped: ESRCH means the group is gone, which is what was wanted, and
+// any other (EPERM after a set-user-ID exec) leaves nothing better to do
+// than wait.
+func signalGroup(pgid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pgid, sig)
 }
