@@ -15,7 +15,12 @@ import (
 //
 // A shell stops a loop or a script when a child is killed by SIGINT, not
 // when it exits 130, so a wrapper that only exits 128+N makes Ctrl-C stop
-// one iteration and not the loop.
+// one iteration and not the loop. A wrapper ends with
+//
+//	if sig, ok := exec.DeathSignal(err); ok {
+//		exec.Die(sig) // returns only if this process survives it
+//	}
+//	os.Exit(status) // 128+N from ExitStatus, if Die returned
 func DeathSignal(err error) (sig syscall.Signal, ok bool) {
 	var exited *ExitError
 	if errors.As(err, &exited) {

@@ -324,9 +324,10 @@ type ExitError struct {
 }
 
 // ExitStatus returns the status a wrapper should exit with: 124 when the
-// command timed out, whatever happened after SIGTERM (coreutils timeout
-// without --preserve-status), 128+N when signal N killed it (POSIX shells,
-// tini), else its own exit status.
+// command timed out, whatever ended it (coreutils timeout gives 124 too,
+// but 137 when its -k SIGKILL was needed; here a probe that hung always
+// reads as a timeout), 128+N when signal N killed it (POSIX shells, tini),
+// else its own exit status.
 func (e *ExitError) ExitStatus() int {
 	switch {
 	case e.TimedOut:
