@@ -4,6 +4,15 @@
 // SIGTERM, SIGHUP and SIGQUIT forwarded to it, and with its status passed up
 // through errors that implement ExitStatus() int.
 //
+// Of the forwarded signals, only SIGHUP and SIGINT inherited as ignored
+// (nohup, a shell's trap "" INT, a background job of a non-interactive
+// shell) stay ignored, here and in the command. For SIGTERM and SIGQUIT
+// the Go runtime installs its own handler at start-up, before any package
+// code runs, whatever the inherited action, and records that action only
+// in a runtime variable (fwdSig) that no API reads; signal.Ignored reports
+// false. So an inherited ignore of SIGTERM or SIGQUIT is lost: they are
+// forwarded, and the command starts with their default action.
+//
 // Nothing the command starts outlives Run: when the command exits, or is
 // stopped, whatever is left in its process group is SIGKILLed. If this
 // process is itself SIGKILLed, so that Run never gets to act, the kernel
@@ -12,7 +21,9 @@
 // guaranteed to die in that case. Processes that leave the group (setsid,
 // setpgid, daemons) are never tracked.
 //
-// The package is for Linux only.
+// The package builds on every Unix, but Run works only on Linux (it needs
+// Pdeathsig and waitid); elsewhere it returns an error that wraps
+// errors.ErrUnsupported, without starting the command.
 package exec
 
 import (
@@ -72,8 +83,10 @@ type Command struct {
 // exits 0 by itself. Every error that says how the command ended implements
 // ExitStatus() int: an *ExitError if it ran, a *StartError if it could not
 // be started, a *SignalError if a forwarded signal arrived on Signals before
-// it started. Any other error (no Args, ctx already done, /dev/null or
-// fork(2) failing) means Run itself failed and the command did not run.
+// it started. A *WaitError means that the command started but Run lost
+// track of it, so how it ended is unknown. Any other error (no Args, not
+// Linux, ctx already done, /dev/null or fork(2) failing) means Run itself
+// failed and the command did not run.
 //
 // When ctx is done the command's process group gets SIGTERM, then SIGKILL
 // after KillAfter, and Run reports a timeout (124). Do not cancel ctx on
@@ -81,9 +94,8 @@ type Command struct {
 // own status, which cancelling would replace with 124.
 //
 // While Run runs, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to this process
-// are forwarded to the command's process group, except those this process
-// inherited as ignored (nohup), which stay ignored here and in the command.
-// KillAfter after a forwarded signal the group is SIGKILLed, and once the
+// are forwarded to the command's process group, except SIGHUP and SIGINT
+// if this process inherited them as ignored (see the package doc). KillAfter after a forwarded signal the group is SIGKILLed, and once the
 // group has been asked to stop (ctx done or a signal forwarded), any further
 // signal SIGKILLs it at once. Unless ctx was done, Run reports the
 // command's own status: one that traps SIGTERM and exits 7 gives 7, one
@@ -97,6 +109,9 @@ func (c *Command) Run(ctx context.Context) error {
 		return errors.New("no command to run")
 	}
 	name := c.Args[0]
+	if err := supported(); err != nil {
+		return fmt.Errorf("run %s: %w", name, err)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s not started: %w", name, context.Cause(ctx))
 	}
@@ -173,14 +188,14 @@ func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, 
 		// Someone else reaped the command, so its pid, and with it the
 		// group id, may already name a stranger.
 		_ = proc.Release()
-		return fmt.Errorf("wait for %s: %w", name, err)
+		return &WaitError{Name: name, Err: err}
 	}
 	// The command is a zombie holding its pid, so the group id still means
 	// its group: clear out what it left behind.
-	_ = signalGroup(w.pgid, syscall.SIGKILL)
+	signalGroup(w.pgid, syscall.SIGKILL)
 	state, err := proc.Wait()
 	if err != nil {
-		return fmt.Errorf("wait for %s: %w", name, err)
+		return &WaitError{Name: name, Err: err}
 	}
 	e := &ExitError{
 		Name:     name,
@@ -269,8 +284,6 @@ func (w *watcher) timeOut(cause error) bool {
 }
 
 // signal sends each of sigs to the group unless the command has exited.
-// Errors other than ESRCH (EPERM after a set-user-ID exec) leave nothing
-// better to do than wait, so they are dropped.
 func (w *watcher) signal(sigs ...syscall.Signal) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -278,7 +291,7 @@ func (w *watcher) signal(sigs ...syscall.Signal) {
 		return
 	}
 	for _, sig := range sigs {
-		_ = signalGroup(w.pgid, sig)
+		signalGroup(w.pgid, sig)
 	}
 }
 
@@ -311,9 +324,10 @@ type ExitError struct {
 }
 
 // ExitStatus returns the status a wrapper should exit with: 124 when the
-// command timed out, whatever happened after SIGTERM (coreutils timeout
-// without --preserve-status), 128+N when signal N killed it (POSIX shells,
-// tini), else its own exit status.
+// command timed out, whatever ended it (coreutils timeout gives 124 too,
+// but 137 when its -k SIGKILL was needed; here a probe that hung always
+// reads as a timeout), 128+N when signal N killed it (POSIX shells, tini),
+// else its own exit status.
 func (e *ExitError) ExitStatus() int {
 	switch {
 	case e.TimedOut:
@@ -346,6 +360,23 @@ func (e *ExitError) Error() string {
 // Unwrap returns the context's cause when the command timed out, so that
 // errors.Is(err, context.DeadlineExceeded) works.
 func (e *ExitError) Unwrap() error { return e.Cause }
+
+// WaitError says the command started but Run could not wait for it, so how
+// it ended is unknown: something else in this process reaped it (a wait for
+// any child, SIGCHLD set to SIG_IGN). It has no ExitStatus, because the
+// command's status is lost; a wrapper reports its own failure (125).
+type WaitError struct {
+	Name string // the command, Args[0]
+	Err  error  // from waitid(2) or wait4(2)
+}
+
+// Error says the command ran and that its status is lost.
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("wait for %s: %v; it ran, but how it ended is unknown (did something else in this process reap it?)", e.Name, innermost(e.Err))
+}
+
+// Unwrap returns the underlying error.
+func (e *WaitError) Unwrap() error { return e.Err }
 
 // StartError says the command could not be started: not found (127), or
 // found but not executable (126), as coreutils env reports them.
@@ -426,8 +457,9 @@ func lookPath(name string) (string, error) {
 	return path, err
 }
 
-// innermost strips the *exec.Error and *fs.PathError wrappers from err,
-// whose text repeats the command name, leaving the reason.
+// innermost strips the *exec.Error, *fs.PathError and *os.SyscallError
+// wrappers from err, whose text repeats the command name or the system
+// call, leaving the reason.
 func innermost(err error) error {
 	for {
 		switch e := err.(type) {
@@ -435,8 +467,18 @@ func innermost(err error) error {
 			err = e.Err
 		case *fs.PathError:
 			err = e.Err
+		case *os.SyscallError:
+			err = e.Err
 		default:
 			return err
 		}
 	}
+}
+
+// signalGroup sends sig to every process in the process group pgid. Errors
+// are dropped: ESRCH means the group is gone, which is what was wanted, and
+// any other (EPERM after a set-user-ID exec) leaves nothing better to do
+// than wait.
+func signalGroup(pgid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pgid, sig)
 }

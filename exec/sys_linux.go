@@ -1,23 +1,16 @@
 package exec
 
 import (
-	"os"
 	"syscall"
 	"unsafe"
 )
 
+// supported reports whether Run can keep its promises here: on Linux it can.
+func supported() error { return nil }
+
 // pPID is P_PID from <sys/wait.h>: waitid(2) waits for the one process named
 // by its id argument. The syscall package does not define it.
 const pPID = 1
-
-// forwardedSignals are the signals Run passes on to the command's process
-// group: the ones an operator (Ctrl-C, Ctrl-\), cron, a terminal hang-up or a
-// supervisor sends to ask a program to stop. The list is explicit, as in tini
-// and consul-template: SIGCHLD is ours, and the Go runtime uses SIGURG for
-// goroutine preemption, so signal.Notify without a list would forward both.
-func forwardedSignals() []os.Signal {
-	return []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
-}
 
 // sysProcAttr returns the process attributes every command gets.
 func sysProcAttr() *syscall.SysProcAttr {
@@ -36,15 +29,6 @@ func sysProcAttr() *syscall.SysProcAttr {
 		// file-capability binary.
 		Pdeathsig: syscall.SIGKILL,
 	}
-}
-
-// signalGroup sends sig to every process in the process group pgid. A group
-// with no processes left (ESRCH) is what we wanted, not an error.
-func signalGroup(pgid int, sig syscall.Signal) error {
-	if err := syscall.Kill(-pgid, sig); err != nil && err != syscall.ESRCH {
-		return err
-	}
-	return nil
 }
 
 // waitExited blocks until child pid has exited but, thanks to WNOWAIT, does
