@@ -392,8 +392,10 @@ func TestSignalWhileAskingLocate(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatalf("still running 10s after %v", sig)
 			}
-			if got, want := cmd.ProcessState.ExitCode(), 128+int(sig); got != want {
-				t.Errorf("exit status %d, want %d; stderr %q", got, want, stderr.String())
+			// monitoring-token ends by the same signal, as the command
+			// would have, so that a calling shell sees 128+N and stops.
+			if _, got := statusOf(cmd.ProcessState); got != sig {
+				t.Errorf("ended by %v, want killed by %v; stderr %q", cmd.ProcessState, sig, stderr.String())
 			}
 			want := fmt.Sprintf("monitoring-token: stopped by signal %d (%v) before the command started\n", int(sig), sig)
 			if stderr.String() != want {

@@ -37,10 +37,30 @@ import (
 const statusFailed = 125
 
 func main() {
+	// monitoring-token's own writes go through writers that catch
+	// SIGPIPE, so that a closed stdout or stderr fails a write instead of
+	// killing the run and changing its status. The command gets the files
+	// themselves, with SIGPIPE's default action.
+	stdout, stderr := exec.NoSIGPIPE(os.Stdout), exec.NoSIGPIPE(os.Stderr)
 	log.SetFlags(0)
 	log.SetPrefix("monitoring-token: ")
-	o := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	log.SetOutput(stderr) // logx.Debug writes through the standard logger
+	o := run(context.Background(), os.Args[1:], streams{os.Stdout, os.Stderr, stdout, stderr})
+	if o.signal != 0 {
+		// Killed by a signal, the command or a signal sent to us before it
+		// started: end the same way, so that a shell loop stops on Ctrl-C
+		// as it would without the wrapper. Die returns only as PID 1, or
+		// if the signal does not end a process.
+		exec.Die(o.signal)
+	}
 	os.Exit(o.status)
+}
+
+// streams are the standard output and error: the files, which the
+// command gets, and the writers monitoring-token writes its own output to.
+type streams struct {
+	stdoutFile, stderrFile *os.File
+	stdout, stderr         io.Writer
 }
 
 // outcome is what one run did: the one value that the exit status, the
@@ -70,7 +90,8 @@ type outcome struct {
 
 // run is the whole command: it returns the outcome and writes at most one
 // line about a failure to stderr.
-func run(ctx context.Context, args []string, stdout, stderr *os.File) outcome {
+func run(ctx context.Context, args []string, std streams) outcome {
+	stdout, stderr := std.stdout, std.stderr
 	cfg, err := parseConfig(args, os.LookupEnv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -82,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) outcome {
 		return finish(stderr, writeError("version", err), false)
 	}
 	started := time.Now()
-	p := &prober{cfg: cfg, stdout: stdout, stderr: stderr}
+	p := &prober{cfg: cfg, std: std}
 	err = p.probe(ctx)
 	o := finish(stderr, err, cfg.debug)
 	o.sign, o.locate, o.command = p.sign, p.locate, p.command
@@ -125,8 +146,8 @@ func writeMetrics(cfg *config, o *outcome, stderr io.Writer) {
 // prober is one probe: it gets the URL and runs the command (or prints the
 // variables), timing each phase.
 type prober struct {
-	cfg            *config
-	stdout, stderr *os.File
+	cfg *config
+	std streams
 
 	sign, locate, command time.Duration
 	attempts, httpStatus  int
@@ -217,7 +238,7 @@ func (p *prober) load() bool {
 // carries on without it: the probe's own status is what counts.
 func (p *prober) cacheProblem(err error) {
 	if !p.cacheFailed {
-		fmt.Fprintf(p.stderr, "monitoring-token: result cache %s unusable, so probing without it: %v\n", p.cfg.cacheDir, err)
+		fmt.Fprintf(p.std.stderr, "monitoring-token: result cache %s unusable, so probing without it: %v\n", p.cfg.cacheDir, err)
 	}
 	p.cacheFailed = true
 	p.cache, p.lock = nil, nil
@@ -278,7 +299,7 @@ func (p *prober) staleInstead(err error) bool {
 		return false
 	}
 	p.stale = true
-	fmt.Fprintf(p.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s: %s\n",
+	fmt.Fprintf(p.std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s: %s\n",
 		age.Round(time.Second), p.cfg.staleIfError, whyLocateFailed(err, p.httpStatus), token.Redact(err.Error()))
 	return true
 }
@@ -313,8 +334,7 @@ func (p *prober) record(err error) {
 		return
 	}
 	o := outcome{status: exitStatus(err)}
-	var plain *exec.ExitError
-	if errors.As(err, new(*exec.SignalError)) || errors.As(err, &plain) && plain.Signal != 0 && !plain.TimedOut {
+	if _, killed := exec.DeathSignal(err); killed {
 		return
 	}
 	if rerr := p.lock.Record(o.status, p.finished); rerr != nil {
@@ -359,7 +379,7 @@ func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Sig
 		for _, v := range vars {
 			fmt.Fprintf(&b, "export %s=%s\n", v.name, shellQuote(v.value))
 		}
-		_, err := io.WriteString(p.stdout, b.String())
+		_, err := io.WriteString(p.std.stdout, b.String())
 		return writeError("exports", err)
 	}
 
@@ -378,7 +398,7 @@ func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Sig
 	}
 	cmd := &exec.Command{Args: cfg.command, Env: env, KillAfter: cfg.killAfter, Signals: sigs}
 	if cfg.debug || cfg.showOutput {
-		cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+		cmd.Stdout, cmd.Stderr = p.std.stdoutFile, p.std.stderrFile
 	}
 	logx.Debug.Printf("running %q", cfg.command)
 	started := time.Now()
@@ -545,15 +565,11 @@ func finish(stderr io.Writer, err error, debugOn bool) outcome {
 		return outcome{}
 	}
 	o := outcome{status: exitStatus(err), err: err}
+	if sig, killed := exec.DeathSignal(err); killed {
+		o.signal = sig
+	}
 	if errors.As(err, new(interface{ ExitStatus() int })) {
 		var plain *exec.ExitError
-		if errors.As(err, &plain) && !plain.TimedOut {
-			o.signal = plain.Signal
-		}
-		var stopped *exec.SignalError
-		if errors.As(err, &stopped) {
-			o.signal = stopped.Signal
-		}
 		if !errors.As(err, &plain) || plain.TimedOut || plain.Signal != 0 || debugOn {
 			fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(err.Error()))
 		}

@@ -12,6 +12,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,8 +84,20 @@ func newFixture(t *testing.T) *fixture {
 
 // result is what a user sees of one run.
 type result struct {
+	// status is the exit status, or 128+N when signal N killed the
+	// process, as a shell reports it; signal says which.
 	status         int
+	signal         syscall.Signal
 	stdout, stderr string
+}
+
+// statusOf returns the exit status of a finished process as a shell sees
+// it, and the signal that killed it, if one did.
+func statusOf(ps *os.ProcessState) (int, syscall.Signal) {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), ws.Signal()
+	}
+	return ps.ExitCode(), 0
 }
 
 // runBinary runs the binary with args and exactly the environment env (plus
@@ -102,7 +115,8 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 	if err != nil && !errors.As(err, &exitErr) {
 		t.Fatalf("run %v: %v", args, err)
 	}
-	return result{status: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	status, sig := statusOf(cmd.ProcessState)
+	return result{status: status, signal: sig, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // runBinaryTo runs the binary with args and its stdout going to the file
@@ -123,7 +137,8 @@ func runBinaryTo(t *testing.T, path string, args ...string) result {
 	if err := cmd.Run(); err != nil && !errors.As(err, new(*osexec.ExitError)) {
 		t.Fatalf("run %v: %v", args, err)
 	}
-	return result{status: cmd.ProcessState.ExitCode(), stderr: stderr.String()}
+	status, sig := statusOf(cmd.ProcessState)
+	return result{status: status, signal: sig, stderr: stderr.String()}
 }
 
 // flags are the flags every successful run needs.

@@ -182,7 +182,8 @@ func (r *readmeRun) run(t *testing.T, dir, line string, extraEnv ...string) resu
 	if err != nil && !errors.As(err, new(*osexec.ExitError)) {
 		t.Fatalf("%s: %v", line, err)
 	}
-	return result{status: cmd.ProcessState.ExitCode(), stdout: string(out)}
+	status, sig := statusOf(cmd.ProcessState)
+	return result{status: status, signal: sig, stdout: string(out)}
 }
 
 // clients returns what the client stand-ins saw, one line per run.
