@@ -70,8 +70,6 @@ type outcome struct {
 	// signal, when not zero, ended the command (or stopped the run before
 	// it started); monitoring-token ends itself with the same signal.
 	signal syscall.Signal
-	// err is why the status is not 0, or nil.
-	err error
 	// Where the time went: disjoint phases of the run.
 	sign, locate, command time.Duration
 	// attempts is how many requests locate was sent, and httpStatus the
@@ -95,26 +93,32 @@ func run(ctx context.Context, args []string, std streams) outcome {
 	cfg, err := parseConfig(args, os.LookupEnv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		return finish(stderr, usage(stdout), false)
-	case err != nil:
-		return finish(stderr, err, false)
-	case cfg.version:
-		_, err := fmt.Fprintln(stdout, "monitoring-token", version())
-		return finish(stderr, writeError("version", err), false)
+		err = usage(stdout)
+	case err == nil && cfg.version:
+		_, err = fmt.Fprintln(stdout, "monitoring-token", version())
+		err = writeError("version", err)
+	case err == nil:
+		return probe(ctx, cfg, std)
 	}
+	var o outcome
+	o.status, o.signal = report(stderr, err, false)
+	return o
+}
+
+// probe runs the probe cfg describes and writes its metrics.
+func probe(ctx context.Context, cfg *config, std streams) outcome {
 	started := time.Now()
 	p := &prober{cfg: cfg, std: std}
-	err = p.probe(ctx)
-	o := finish(stderr, err, cfg.debug)
-	o.sign, o.locate, o.command = p.sign, p.locate, p.command
-	o.attempts, o.httpStatus = p.attempts, p.httpStatus
-	o.cached, o.stale, o.lastSuccess = p.cached, p.stale, p.entry.LastSuccess
+	err := p.probe(ctx)
+	o := p.out
+	o.status, o.signal = report(std.stderr, err, cfg.debug)
+	o.lastSuccess = p.entry.LastSuccess
 	if o.status == 0 && !o.cached && !o.stale {
 		o.lastSuccess = p.finished
 	}
 	o.duration = time.Since(started)
 	if cfg.metricsFile != "" {
-		writeMetrics(cfg, &o, stderr)
+		writeMetrics(cfg, &o, std.stderr)
 	}
 	return o
 }
@@ -148,9 +152,7 @@ func writeMetrics(cfg *config, o *outcome, stderr io.Writer) {
 type prober struct {
 	cfg *config
 	std streams
-
-	sign, locate, command time.Duration
-	attempts, httpStatus  int
+	out outcome // what happened, as far as the probe knows
 
 	// The result cache, when -cache-dir is given; nil once it failed.
 	cache       *cache.Cache
@@ -158,9 +160,7 @@ type prober struct {
 	lock        *cache.Lock
 	entry       cache.Entry // what the cache knows; zero without a cache
 	cacheFailed bool        // its one stderr line is written
-	cached      bool
-	stale       bool
-	finished    time.Time // when the probe ended
+	finished    time.Time   // when the probe ended
 }
 
 // locateFailure marks an error of the locate phase: locate unreachable,
@@ -185,7 +185,7 @@ func (p *prober) probe(ctx context.Context) error {
 		p.cache = &cache.Cache{Dir: cfg.cacheDir, TTL: cfg.cacheTTL}
 		p.key = cacheKey(cfg)
 		if p.load() && p.entry.Fresh(time.Now()) {
-			p.cached = true
+			p.out.cached = true
 			logx.Debug.Printf("cached success of %s, kept until %s", p.entry.LastSuccess.Format(time.RFC3339), p.entry.Expires.Format(time.RFC3339))
 			return nil
 		}
@@ -204,7 +204,7 @@ func (p *prober) probe(ctx context.Context) error {
 	if sigs != nil {
 		wctx, stopWatch = sigs.Watch(ctx)
 	}
-	if err := p.takeLock(wctx, began); err != nil || p.cached {
+	if err := p.takeLock(wctx, began); err != nil || p.out.cached {
 		stopWatch()
 		return err
 	}
@@ -246,7 +246,7 @@ func (p *prober) cacheProblem(err error) {
 
 // takeLock makes this run the one that probes its cache entry, waiting
 // for a run that is probing already. If that run finished after this one
-// began, its status is this run's too (p.cached).
+// began, its status is this run's too (p.out.cached).
 func (p *prober) takeLock(ctx context.Context, began time.Time) error {
 	if p.cache == nil {
 		return nil
@@ -269,7 +269,7 @@ func (p *prober) takeLock(ctx context.Context, began time.Time) error {
 	if !p.load() || !p.entry.Last.Finished.After(began) {
 		return nil
 	}
-	p.cached = true
+	p.out.cached = true
 	logx.Debug.Printf("another run's probe ended with status %d at %s", p.entry.Last.Status, p.entry.Last.Finished.Format(time.RFC3339))
 	if p.entry.Last.Status == 0 {
 		return nil
@@ -298,24 +298,16 @@ func (p *prober) staleInstead(err error) bool {
 	if age >= p.cfg.staleIfError {
 		return false
 	}
-	p.stale = true
+	p.out.stale = true
 	fmt.Fprintf(p.std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s: %s\n",
-		age.Round(time.Second), p.cfg.staleIfError, whyLocateFailed(err, p.httpStatus), token.Redact(err.Error()))
+		age.Round(time.Second), p.cfg.staleIfError, whyLocateFailed(err, p.out.httpStatus), token.Redact(err.Error()))
 	return true
 }
 
 // whyLocateFailed sums up a locate failure: the HTTP status of locate's last
 // answer, "connection refused" or "timeout".
 func whyLocateFailed(err error, httpStatus int) string {
-	var problem *locate.Error
-	var unexpected *locate.StatusError
 	switch {
-	case errors.Is(err, locate.ErrUnauthorized):
-		return "HTTP 401"
-	case errors.As(err, &problem):
-		return fmt.Sprintf("HTTP %d", problem.Status)
-	case errors.As(err, &unexpected):
-		return fmt.Sprintf("HTTP %d", unexpected.Status)
 	case httpStatus != 0:
 		return fmt.Sprintf("HTTP %d", httpStatus)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -333,15 +325,15 @@ func (p *prober) record(err error) {
 	if p.lock == nil {
 		return
 	}
-	o := outcome{status: exitStatus(err)}
 	if _, killed := exec.DeathSignal(err); killed {
 		return
 	}
-	if rerr := p.lock.Record(o.status, p.finished); rerr != nil {
+	status := exitStatus(err)
+	if rerr := p.lock.Record(status, p.finished); rerr != nil {
 		p.cacheProblem(rerr)
 		return
 	}
-	if o.status == 0 {
+	if status == 0 {
 		p.entry.LastSuccess = p.finished
 	}
 }
@@ -360,7 +352,7 @@ func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Sig
 	cfg := p.cfg
 	client := locate.NewClient(cfg.locateURL)
 	client.Insecure = cfg.insecure
-	client.Attempted = func(status int) { p.attempts, p.httpStatus = p.attempts+1, status }
+	client.Attempted = func(status int) { p.out.attempts, p.out.httpStatus = p.out.attempts+1, status }
 	if cfg.serviceURL {
 		// DNS and the TCP handshake go on while the key is read.
 		client.Preconnect(ctx)
@@ -403,7 +395,7 @@ func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Sig
 	logx.Debug.Printf("running %q", cfg.command)
 	started := time.Now()
 	err = cmd.Run(ctx)
-	p.command = time.Since(started)
+	p.out.command = time.Since(started)
 	if errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*exec.ExitError)) {
 		return fmt.Errorf("-timeout %v expired before the command started; nothing was run", cfg.timeout)
 	}
@@ -419,7 +411,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	cfg := p.cfg
 	started := time.Now()
 	signer, err := token.LoadSigner(ctx, cfg.keyPath)
-	p.sign += time.Since(started)
+	p.out.sign += time.Since(started)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return nil, fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
 	}
@@ -431,7 +423,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	}
 	sign := func() (string, error) {
 		started := time.Now()
-		defer func() { p.sign += time.Since(started) }()
+		defer func() { p.out.sign += time.Since(started) }()
 		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
 		if err == nil && cfg.debug {
 			// Decoding costs a parse: only when someone reads it.
@@ -456,9 +448,9 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	}
 	logx.Debug.Printf("asking %s", client.ServiceEndpoint(cfg.service))
 	started = time.Now()
-	signedBefore := p.sign
+	signedBefore := p.out.sign
 	answer, err := client.Get(ctx, cfg.service, sign)
-	p.locate += time.Since(started) - (p.sign - signedBefore)
+	p.out.locate += time.Since(started) - (p.out.sign - signedBefore)
 	if errors.Is(err, locate.ErrUnauthorized) {
 		err = fmt.Errorf("%w; check that locate holds the public key for kid %q, that this host's clock is not behind by more than -token-lifetime (%v), and the key file", err, signer.KeyID(), cfg.tokenLifetime)
 	}
@@ -557,26 +549,27 @@ func exitStatus(err error) int {
 	return statusFailed
 }
 
-// finish turns the error of a run into its outcome, writing one line to
-// stderr unless the command simply exited non-zero (its status speaks for
-// itself; debug says it anyway).
-func finish(stderr io.Writer, err error, debugOn bool) outcome {
+// report turns the error of a run into its exit status, and the signal to
+// end by if one killed the command, writing one line to stderr unless the
+// command simply exited non-zero (its status speaks for itself; debug says
+// it anyway).
+func report(stderr io.Writer, err error, debugOn bool) (status int, sig syscall.Signal) {
 	if err == nil {
-		return outcome{}
+		return 0, 0
 	}
-	o := outcome{status: exitStatus(err), err: err}
-	if sig, killed := exec.DeathSignal(err); killed {
-		o.signal = sig
+	status = exitStatus(err)
+	if s, killed := exec.DeathSignal(err); killed {
+		sig = s
 	}
 	if errors.As(err, new(interface{ ExitStatus() int })) {
 		var plain *exec.ExitError
 		if !errors.As(err, &plain) || plain.TimedOut || plain.Signal != 0 || debugOn {
 			fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(err.Error()))
 		}
-		return o
+		return status, sig
 	}
 	fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(explain(err)))
-	return o
+	return status, sig
 }
 
 // explain adds what to do next to the errors an operator meets most.
