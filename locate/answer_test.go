@@ -199,6 +199,13 @@ func TestParseAnswerErrors(t *testing.T) {
 			wantMsg:    []string{"HTTP 502", "empty body", "content type none"},
 		},
 		{
+			name:        "empty 502 that claims to be JSON",
+			status:      http.StatusBadGateway,
+			contentType: "application/json",
+			wantStatus:  http.StatusBadGateway,
+			wantMsg:     []string{"HTTP 502", "empty body", "content type application/json"},
+		},
+		{
 			name:        "JSON that is not an answer",
 			status:      http.StatusOK,
 			contentType: "application/json",
