@@ -3,6 +3,7 @@ package locate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -559,5 +560,61 @@ func TestGetRetryAfter(t *testing.T) {
 				t.Errorf("the retry came %v after the 429, sooner than Retry-After %s", gap, tt.retryAfter)
 			}
 		})
+	}
+}
+
+// TestGetBackoff: the waits between retries start at FirstRetry (250ms
+// when it is not set), with jitter, and grow; they are what Retrying hears
+// and what backoff sleeps.
+func TestGetBackoff(t *testing.T) {
+	for _, first := range []time.Duration{0, 2 * time.Millisecond} {
+		t.Run(fmt.Sprint("FirstRetry=", first), func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			srv := startEmulator(t, public)
+			busy := func(rw http.ResponseWriter, _ *http.Request) {
+				http.Error(rw, "busy", http.StatusServiceUnavailable)
+			}
+			srv.Inject(busy, busy, busy)
+			c := newClient(t, srv.URL)
+			c.FirstRetry = first
+			var waits []time.Duration
+			c.Retrying = func(_ error, wait time.Duration) { waits = append(waits, wait) }
+			if _, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign); err != nil {
+				t.Fatalf("Get = %v", err)
+			}
+			base := first
+			if base == 0 {
+				base = 250 * time.Millisecond
+			}
+			// Jitter is ±50% of an interval that doubles each time.
+			for i, w := range waits {
+				interval := base << i
+				if w < interval/2 || w > interval*3/2 {
+					t.Errorf("wait %d is %v, want %v ± 50%% (all: %v)", i+1, w, interval, waits)
+				}
+			}
+			if len(waits) != 3 {
+				t.Errorf("%d retries, want 3", len(waits))
+			}
+		})
+	}
+}
+
+// TestGetUserAgent: locate's logs can tell the monitoring client apart.
+func TestGetUserAgent(t *testing.T) {
+	ts, public := newTokenSource(t)
+	srv := startEmulator(t, public)
+	var agent string
+	srv.Inject(func(rw http.ResponseWriter, req *http.Request) {
+		agent = req.UserAgent()
+		http.Error(rw, "busy", http.StatusServiceUnavailable)
+	})
+	c := newClient(t, srv.URL)
+	c.UserAgent = "monitoring-token/test"
+	if _, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign); err != nil {
+		t.Fatalf("Get = %v", err)
+	}
+	if agent != "monitoring-token/test" {
+		t.Errorf("locate saw User-Agent %q", agent)
 	}
 }
