@@ -618,3 +618,22 @@ func TestGetUserAgent(t *testing.T) {
 		t.Errorf("locate saw User-Agent %q", agent)
 	}
 }
+
+// TestGetRetriesEvery5xx: 500 is as transient as 503; 499 is not.
+func TestGetRetriesEvery5xx(t *testing.T) {
+	for _, tt := range []struct {
+		status   int
+		requests int
+	}{{http.StatusInternalServerError, 2}, {499, 1}} {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			srv := startEmulator(t, public)
+			srv.Inject(func(rw http.ResponseWriter, _ *http.Request) { http.Error(rw, "oops", tt.status) })
+			c := newClient(t, srv.URL)
+			c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+			if n := srv.Requests(); n != tt.requests {
+				t.Errorf("HTTP %d: %d requests, want %d", tt.status, n, tt.requests)
+			}
+		})
+	}
+}
