@@ -637,3 +637,21 @@ func TestGetRetriesEvery5xx(t *testing.T) {
 		})
 	}
 }
+
+// TestGetAttemptTimeout: an attempt that gets no answer within
+// AttemptTimeout is given up and retried, and says so.
+func TestGetAttemptTimeout(t *testing.T) {
+	ts, public := newTokenSource(t)
+	srv := startEmulator(t, public)
+	srv.Inject(func(_ http.ResponseWriter, req *http.Request) { <-req.Context().Done() })
+	c := newClient(t, srv.URL)
+	c.AttemptTimeout = 100 * time.Millisecond
+	var retried []string
+	c.Retrying = func(err error, _ time.Duration) { retried = append(retried, err.Error()) }
+	if _, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign); err != nil {
+		t.Fatalf("Get = %v", err)
+	}
+	if len(retried) != 1 || !strings.Contains(retried[0], "no answer within 100ms") {
+		t.Errorf("Retrying heard %q, want one attempt with no answer within 100ms", retried)
+	}
+}

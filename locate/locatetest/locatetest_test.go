@@ -468,6 +468,8 @@ func TestServiceAddr(t *testing.T) {
 		{name: "IPv4 loopback", addr: "127.0.0.1:4443", want: "127.0.0.1:4443"},
 		{name: "name", addr: "localhost:8443", want: "localhost:8443"},
 		{name: "IPv6 loopback", addr: "[::1]:4443", want: "[::1]:4443"},
+		{name: "lowest port", addr: "127.0.0.1:1", want: "127.0.0.1:1"},
+		{name: "highest port", addr: "127.0.0.1:65535", want: "127.0.0.1:65535"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
