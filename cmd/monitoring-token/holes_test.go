@@ -146,3 +146,20 @@ func TestKeyReadIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestUnusableAccessToken: -token-env-name exports locate's token only
+// when it is one.
+func TestUnusableAccessToken(t *testing.T) {
+	for _, tok := range []string{"", "x", "a.b.c\x00", "a..c"} {
+		t.Run(fmt.Sprintf("%q", tok), func(t *testing.T) {
+			f := newFixture(t)
+			target := locate.Target{Machine: machine, URLs: map[string]string{"wss:///ndt/v7/download": "wss://ndt-" + machine + "/ndt/v7/download?access_token=a.b.c"}}
+			b, _ := json.Marshal(locate.Answer{AccessToken: tok, Results: []locate.Target{target}})
+			f.emu.Inject(status(http.StatusOK, "application/json", string(b)))
+			r := runBinary(t, nil, f.flags("-print", "-token-env-name=T")...)
+			if r.status != statusFailed || r.stdout != "" || !strings.Contains(r.stderr, "access_token is not a token") {
+				t.Errorf("status %d stdout %q stderr %q", r.status, r.stdout, r.stderr)
+			}
+		})
+	}
+}

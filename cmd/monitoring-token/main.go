@@ -462,9 +462,27 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 		return nil, &locateFailure{err}
 	}
 	if cfg.tokenEnvName != "" {
+		if !compactJWT(answer.AccessToken) {
+			return nil, &locateFailure{fmt.Errorf("%w: its access_token is not a token, so -token-env-name has nothing to export", locate.ErrUnusableURL)}
+		}
 		vars = append(vars, variable{cfg.tokenEnvName, answer.AccessToken})
 	}
 	return vars, nil
+}
+
+// compactJWT reports whether tok looks like a JWS in compact form: three
+// base64url parts, the first two not empty.
+func compactJWT(tok string) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return false
+	}
+	for _, r := range tok {
+		if !(r == '.' || r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // exports picks the URLs the command gets from locate's answer: -export's,
