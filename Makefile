@@ -24,7 +24,7 @@ lint:
 # The emulator makes a throwaway key, hands LOCATE_URL and
 # MONITORING_SIGNER_KEY to monitoring-token, and stops when it exits.
 demo: build
-	$(BIN)/locate-emulator -- $(BIN)/monitoring-token -logx.debug -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- sh -c 'echo "the command got MONITORING_URL=$$MONITORING_URL"'
+	$(BIN)/locate-emulator -- $(BIN)/monitoring-token -logx.debug -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- sh -c 'echo "the command got MONITORING_URL=$${MONITORING_URL%%access_token=*}access_token=(locate'"'"'s token, not shown)"'
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzNewSigner -fuzztime=30s -fuzzminimizetime=5s ./token/
