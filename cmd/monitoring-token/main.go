@@ -95,15 +95,15 @@ func run(ctx context.Context, args []string, std streams) outcome {
 		_, err = fmt.Fprintln(stdout, "monitoring-token", version())
 		err = writeError("version", err)
 	case err == nil:
-		return probe(ctx, cfg, std)
+		return runProbe(ctx, cfg, std)
 	}
 	var o outcome
 	o.status, o.signal = report(stderr, err, false)
 	return o
 }
 
-// probe runs the probe cfg describes and writes its metrics.
-func probe(ctx context.Context, cfg *config, std streams) outcome {
+// runProbe runs the probe cfg describes and writes its metrics.
+func runProbe(ctx context.Context, cfg *config, std streams) outcome {
 	started := time.Now()
 	p := &prober{cfg: cfg, std: std}
 	err := p.probe(ctx)

@@ -337,27 +337,27 @@ func TestLastSuccess(t *testing.T) {
 		},
 		{
 			name:    "cut short",
-			file:    writeText("monitoring_probe_last_success_timestamp_seconds{machine=\"" + machine + "\",service=\"" + service + "\"} 1.7"),
+			file:    writeText(lastSuccessLine("1.7")),
 			wantErr: `bad value "1.7"`,
 		},
 		{
 			name:    "not a number",
-			file:    writeText("monitoring_probe_last_success_timestamp_seconds{machine=\"" + machine + "\",service=\"" + service + "\"} yesterday\n"),
+			file:    writeText(lastSuccessLine("yesterday\n")),
 			wantErr: `bad value "yesterday"`,
 		},
 		{
 			name:    "negative",
-			file:    writeText("monitoring_probe_last_success_timestamp_seconds{machine=\"" + machine + "\",service=\"" + service + "\"} -1\n"),
+			file:    writeText(lastSuccessLine("-1\n")),
 			wantErr: `bad value "-1"`,
 		},
 		{
 			name:    "NaN",
-			file:    writeText("monitoring_probe_last_success_timestamp_seconds{machine=\"" + machine + "\",service=\"" + service + "\"} NaN\n"),
+			file:    writeText(lastSuccessLine("NaN\n")),
 			wantErr: `bad value "NaN"`,
 		},
 		{
 			name:    "beyond int64 microseconds",
-			file:    writeText("monitoring_probe_last_success_timestamp_seconds{machine=\"" + machine + "\",service=\"" + service + "\"} 1e13\n"),
+			file:    writeText(lastSuccessLine("1e13\n")),
 			wantErr: `bad value "1e13"`,
 		},
 		{
@@ -399,6 +399,12 @@ func writeProbe(p Probe) func(*testing.T, string) {
 }
 
 // writeText returns a LastSuccess test's file maker that writes text.
+// lastSuccessLine is the last-success series for the test's machine and
+// service with the given value text.
+func lastSuccessLine(value string) string {
+	return `monitoring_probe_last_success_timestamp_seconds{machine="` + machine + `",service="` + service + `"} ` + value
+}
+
 func writeText(text string) func(*testing.T, string) {
 	return func(t *testing.T, path string) {
 		t.Helper()
