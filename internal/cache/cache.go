@@ -115,7 +115,7 @@ type Entry struct {
 	// failure.
 	Expires time.Time `json:"expires,omitzero"`
 	// Last is the last probe that finished, success or failure. Only runs
-	// that overlapped that probe may use a failure (see Lock).
+	// that overlapped that probe may use a failure (see Do).
 	Last Result `json:"last,omitzero"`
 }
 
