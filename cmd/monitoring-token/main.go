@@ -23,7 +23,6 @@ import (
 	"github.com/m-lab/go/logx"
 
 	"github.com/monitoring-token/monitoring-token/exec"
-	"github.com/monitoring-token/monitoring-token/internal/cache"
 	"github.com/monitoring-token/monitoring-token/internal/metrics"
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/token"
@@ -95,24 +94,21 @@ func run(ctx context.Context, args []string, std streams) outcome {
 		_, err = fmt.Fprintln(stdout, "monitoring-token", version())
 		err = writeError("version", err)
 	case err == nil:
-		return runProbe(ctx, cfg, std)
+		return probeAndWriteMetrics(ctx, cfg, std)
 	}
 	var o outcome
 	o.status, o.signal = report(stderr, err, false)
 	return o
 }
 
-// runProbe runs the probe cfg describes and writes its metrics.
-func runProbe(ctx context.Context, cfg *config, std streams) outcome {
+// probeAndWriteMetrics gets the status of the probe cfg describes and
+// writes its metrics.
+func probeAndWriteMetrics(ctx context.Context, cfg *config, std streams) outcome {
 	started := time.Now()
 	p := &prober{cfg: cfg, std: std}
-	err := p.probe(ctx)
+	err := p.probeCached(ctx)
 	o := p.out
 	o.status, o.signal = report(std.stderr, err, cfg.debug)
-	o.lastSuccess = p.entry.LastSuccess
-	if o.status == 0 && !o.cached && !o.stale {
-		o.lastSuccess = p.finished
-	}
 	o.duration = time.Since(started)
 	if cfg.metricsFile != "" {
 		writeMetrics(cfg, &o, std.stderr)
@@ -151,13 +147,13 @@ type prober struct {
 	std streams
 	out outcome // what happened, as far as the probe knows
 
-	// The result cache, when -cache-dir is given; nil once it failed.
-	cache       *cache.Cache
-	key         string
-	lock        *cache.Lock
-	entry       cache.Entry // what the cache knows; zero without a cache
-	cacheFailed bool        // its one stderr line is written
-	finished    time.Time   // when the probe ended
+	// Set up by prepare when the run probes: ctx is bounded by -timeout,
+	// and sigs are the signals to forward, watched until stopWatch.
+	ctx       context.Context
+	sigs      *exec.Signals
+	stopWatch func()
+	release   func()    // ends the timeout and the watch
+	finished  time.Time // when the probe ended
 }
 
 // locateFailure marks an error of the locate phase: locate unreachable,
@@ -167,8 +163,9 @@ type locateFailure struct{ err error }
 func (e *locateFailure) Error() string { return e.err.Error() }
 func (e *locateFailure) Unwrap() error { return e.err }
 
-// probe runs one probe, through the result cache when there is one.
-func (p *prober) probe(ctx context.Context) error {
+// probeCached gets the probe's status: through the result cache when
+// there is one, else by probing.
+func (p *prober) probeCached(ctx context.Context) error {
 	cfg := p.cfg
 	if len(cfg.fromEnv) > 0 {
 		logx.Debug.Printf("from the environment: %s", strings.Join(cfg.fromEnv, ", "))
@@ -176,51 +173,43 @@ func (p *prober) probe(ctx context.Context) error {
 	if cfg.givenMachine != "" {
 		logx.Debug.Printf("-machine %s is known to locate and the server as %s", cfg.givenMachine, cfg.machine)
 	}
-	began := time.Now()
+	p.release = func() {}
+	defer func() { p.release() }()
 	if cfg.cacheDir != "" {
 		// A hit costs one small read: no key, no locate, no signals.
-		p.cache = &cache.Cache{Dir: cfg.cacheDir, TTL: cfg.cacheTTL}
-		p.key = cacheKey(cfg)
-		if p.load() && p.entry.Fresh(time.Now()) {
-			p.out.cached = true
-			logx.Debug.Printf("cached success of %s, kept until %s", p.entry.LastSuccess.Format(time.RFC3339), p.entry.Expires.Format(time.RFC3339))
-			return nil
-		}
+		return p.probeThroughCache(ctx)
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	defer cancel()
+	err := p.locateAndRun(p.prepare(ctx))
+	if err == nil {
+		p.out.lastSuccess = p.finished
+	}
+	return err
+}
+
+// prepare sets up a probe that goes ahead: the timeout, and the signals,
+// which stop the run until the command starts. It returns ctx so watched.
+func (p *prober) prepare(ctx context.Context) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
+	p.ctx, p.stopWatch, p.release = ctx, func() {}, cancel
+	if p.cfg.print {
+		return ctx
+	}
 	// Setting up the delivery of the signals to forward costs the runtime
 	// several switches between threads, so it goes on in the background
 	// while the key is read and locate asked. A signal that arrives from
 	// here until the command starts stops the run.
-	var sigs *exec.Signals
-	if !cfg.print {
-		sigs = exec.Subscribe()
-	}
-	wctx, stopWatch := ctx, func() {}
-	if sigs != nil {
-		wctx, stopWatch = sigs.Watch(ctx)
-	}
-	if err := p.takeLock(wctx, began); err != nil || p.out.cached {
-		stopWatch()
-		return err
-	}
-	if p.lock != nil {
-		defer p.lock.Unlock()
-	}
-	err := p.run(ctx, wctx, stopWatch, sigs)
-	p.finished = time.Now()
-	if p.staleInstead(err) {
-		return nil
-	}
-	p.record(err)
-	return err
+	p.sigs = exec.Subscribe()
+	watched, stopWatch := p.sigs.Watch(ctx)
+	p.stopWatch = stopWatch
+	p.release = func() { stopWatch(); cancel() }
+	return watched
 }
 
-// run reads the key, asks locate and runs the command (or prints the
-// variables). wctx is ctx watched for signals until stopWatch.
-func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Signals) error {
-	cfg := p.cfg
+// locateAndRun reads the key, asks locate and runs the command (or prints
+// the variables), after prepare: wctx is the context prepare returned.
+func (p *prober) locateAndRun(wctx context.Context) error {
+	defer func() { p.finished = time.Now() }()
+	cfg, ctx, sigs := p.cfg, p.ctx, p.sigs
 	client := locate.NewClient(cfg.locateURL)
 	client.Insecure = cfg.insecure
 	client.Attempted = func(status int) { p.out.attempts, p.out.httpStatus = p.out.attempts+1, status }
@@ -229,7 +218,7 @@ func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Sig
 		client.Preconnect(ctx)
 	}
 	vars, err := p.variables(wctx, client)
-	stopWatch()
+	p.stopWatch()
 	var stopped *exec.SignalError
 	if errors.As(context.Cause(wctx), &stopped) {
 		return stopped

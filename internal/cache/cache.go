@@ -3,11 +3,38 @@
 // only one run at a time probes a given key, and the time of the last real
 // success survives failures.
 //
+// # Protocol
+//
+// One call, [Cache.Do], runs it, as singleflight's Group.Do does for the
+// goroutines of one process, here across processes and replicas:
+//
+//   - a fresh success is served at once, without taking the lock;
+//   - otherwise the run takes the key's lock, waiting while another run
+//     holds it; if that run's probe finished after this run began, this
+//     run exits with its status, failures included (a run that begins
+//     after a failure finished never uses it);
+//   - otherwise the run probes, holding the lock, and records the outcome;
+//   - a probe that could not test the machine (Report.Inconclusive: locate
+//     failed) is answered with the last success instead, if that success
+//     is younger than StaleIfError; that is not recorded.
+//
+// The lock is released when Do returns, on every path.
+//
+// # Files and trust
+//
 // Each key has two files in the directory: KEY.json, a small entry written
 // atomically (a temporary file KEY.json.tmp, fsync, rename), and KEY.lock,
 // which runs hold with flock(2) while they probe. An entry holds times and
 // an exit status, never a token. Failures are never fresh: they are kept
 // only so that runs that waited for that probe can exit with its status.
+//
+// Whoever can write to the directory can put an entry of their own in
+// place of ours, so Do trusts the directory, and so its locks and entries,
+// only if it is owned by the user running the probe and not writable by
+// group or others, as ssh does for ~/.ssh; otherwise it probes without the
+// cache. It trusts an entry only if that user owns it and group and
+// others cannot write it; otherwise the entry counts as missing and the
+// probe's outcome replaces it. Directories Do creates are 0700, files 0600.
 //
 // # Expiry
 //
@@ -27,6 +54,12 @@
 // for every key keeps the fleet in step, a fixed period per key drifts into
 // clumps, and a phase modulo half the TTL crowds the fleet into one half
 // of every TTL.
+//
+// An entry whose expiry lies more than the current TTL after its success
+// was written under a longer TTL (a deploy lowered it). It is not fresh,
+// so the key probes again at once and gets an expiry under the new TTL,
+// but its last success still counts for StaleIfError and for the metrics:
+// a locate outage during the deploy does not turn into failures.
 package cache
 
 import (
@@ -82,7 +115,7 @@ type Entry struct {
 	// failure.
 	Expires time.Time `json:"expires,omitzero"`
 	// Last is the last probe that finished, success or failure. Only runs
-	// that overlapped that probe may use a failure (see Lock).
+	// that overlapped that probe may use a failure (see Do).
 	Last Result `json:"last,omitzero"`
 }
 
@@ -128,12 +161,22 @@ func expiry(t time.Time, ttl, phase time.Duration) time.Time {
 // Cache is a directory of entries. Its methods may be called from several
 // processes at once.
 type Cache struct {
-	Dir string        // created with mode 0700, parents included, on the first Lock
+	Dir string        // created with mode 0700, parents included, on the first miss
 	TTL time.Duration // how long a success may be served; must be positive
-	// Now is the clock Load checks entries against; nil means time.Now.
+	// StaleIfError is how long after the last success an inconclusive
+	// probe is answered with that success; zero never.
+	StaleIfError time.Duration
+	// Now is the clock entries are checked against; nil means time.Now.
 	Now func() time.Time
+	// OnMiss, if not nil, is called once when Do finds no fresh entry,
+	// before it waits for another run's probe. The context it returns
+	// bounds that wait and is handed to the probe: set-up that a hit does
+	// not need (a timeout, watching for signals) goes here.
+	OnMiss func(ctx context.Context) context.Context
+	// Debugf, if not nil, is told what Do found and did, for a debug log.
+	Debugf func(format string, args ...any)
 
-	beforeRename func() // test hook: Record calls it between write and rename
+	beforeRename func() // test hook: record calls it between write and rename
 }
 
 func (c *Cache) now() time.Time {
@@ -143,7 +186,176 @@ func (c *Cache) now() time.Time {
 	return c.Now()
 }
 
-// path is the file of key with the given suffix.
+func (c *Cache) debugf(format string, args ...any) {
+	if c.Debugf != nil {
+		c.Debugf(format, args...)
+	}
+}
+
+// Report is how the probe that Do runs ended.
+type Report struct {
+	Status   int       // exit status, 0 for success
+	Finished time.Time // when the probe ended; zero means when it returned
+	// Inconclusive says the probe could not test the machine (locate
+	// failed), so a success younger than StaleIfError may answer instead.
+	Inconclusive bool
+	// Stopped says a signal ended the probe: it is not recorded, and the
+	// runs that waited for it probe for themselves.
+	Stopped bool
+}
+
+// Served says where a run's status came from.
+type Served int
+
+const (
+	// Probed: this run probed; the status is its probe's.
+	Probed Served = iota
+	// Hit: a fresh success was served without probing.
+	Hit
+	// Shared: the status of the probe another run made while this run
+	// waited for it.
+	Shared
+	// Stale: this run's probe was inconclusive, and the last success,
+	// younger than StaleIfError, was served instead.
+	Stale
+)
+
+// Outcome is what Do did.
+type Outcome struct {
+	Served Served
+	// Status is the exit status to report: the probe's, the other run's,
+	// or 0 for a hit or a stale success.
+	Status int
+	// LastSuccess is when a probe of the key last succeeded, this run's
+	// included; zero when none is known.
+	LastSuccess time.Time
+	// Problem is the first thing about the cache that the run could not
+	// use, for one line to the operator; nil if none. With Unusable set
+	// the run probed without the cache (a directory that is missing its
+	// trust, or a file in the way); otherwise one entry counted as missing.
+	Problem  error
+	Unusable bool
+}
+
+// errDistrusted marks an entry that someone else may have written.
+var errDistrusted = errors.New("not trusted")
+
+// Do answers a probe of key: it serves a fresh success, or waits for the
+// run that is probing key and shares its status, or calls probe, holding
+// key's lock, and records what it reports. See the package documentation.
+//
+// The error is not nil only when ctx (as OnMiss returned it) ended while
+// Do waited for another run's probe; it wraps context.Cause(ctx). A cache
+// that cannot be used is reported in Outcome.Problem, and the probe runs
+// without it.
+func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Context) Report) (o Outcome, err error) {
+	began := c.now()
+	root, err := c.open()
+	if root != nil {
+		defer root.Close()
+	}
+	var e Entry
+	if err == nil {
+		e, err = c.load(root, key)
+	}
+	if errors.Is(err, errDistrusted) {
+		o.Problem, err = err, nil
+	}
+	if err == nil && e.Fresh(c.now()) {
+		c.debugf("cached success of %s, kept until %s", e.LastSuccess.Format(time.RFC3339), e.Expires.Format(time.RFC3339))
+		return Outcome{Served: Hit, LastSuccess: e.LastSuccess, Problem: o.Problem}, nil
+	}
+
+	if c.OnMiss != nil {
+		ctx = c.OnMiss(ctx)
+	}
+	if err != nil {
+		return c.without(ctx, err, e, probe), nil
+	}
+	if root == nil {
+		if root, err = c.create(); err != nil {
+			return c.without(ctx, err, e, probe), nil
+		}
+		defer root.Close()
+	}
+	l, err := c.lock(ctx, root, key)
+	if ctx.Err() != nil && err != nil {
+		return o, err
+	}
+	if err != nil {
+		return c.without(ctx, err, e, probe), nil
+	}
+	defer l.unlock()
+	if l.Waited {
+		c.debugf("waited for another run's probe")
+	}
+	// Whatever happened while this run waited is in the entry now.
+	e, err = c.load(root, key)
+	if errors.Is(err, errDistrusted) {
+		o.Problem = cmpOr(o.Problem, err)
+	} else if err != nil {
+		return c.without(ctx, err, e, probe), nil
+	}
+	o.LastSuccess = e.LastSuccess
+	if e.Last.Finished.After(began) {
+		c.debugf("another run's probe ended with status %d at %s", e.Last.Status, e.Last.Finished.Format(time.RFC3339))
+		o.Served, o.Status = Shared, e.Last.Status
+		return o, nil
+	}
+
+	r := c.run(ctx, probe)
+	o.Status = r.Status
+	if r.Status == 0 {
+		o.LastSuccess = r.Finished
+	}
+	if r.Inconclusive && c.stale(e, r) {
+		o.Served, o.Status = Stale, 0
+		return o, nil
+	}
+	if r.Stopped {
+		return o, nil
+	}
+	if err := l.record(r.Status, r.Finished); err != nil {
+		o.Problem, o.Unusable = cmpOr(o.Problem, err), true
+	}
+	return o, nil
+}
+
+// cmpOr is the first of a and b that is not nil.
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// run calls probe and fills in when it finished.
+func (c *Cache) run(ctx context.Context, probe func(context.Context) Report) Report {
+	r := probe(ctx)
+	if r.Finished.IsZero() {
+		r.Finished = c.now()
+	}
+	return r
+}
+
+// stale reports whether e's last success may answer for the inconclusive
+// probe r.
+func (c *Cache) stale(e Entry, r Report) bool {
+	return c.StaleIfError > 0 && !e.LastSuccess.IsZero() && r.Finished.Sub(e.LastSuccess) < c.StaleIfError
+}
+
+// without probes with no cache, which failed with err; e is what it knew.
+func (c *Cache) without(ctx context.Context, err error, e Entry, probe func(context.Context) Report) Outcome {
+	o := Outcome{Served: Probed, LastSuccess: e.LastSuccess, Problem: err, Unusable: true}
+	r := c.run(ctx, probe)
+	o.Status = r.Status
+	if r.Status == 0 {
+		o.LastSuccess = r.Finished
+	}
+	return o
+}
+
+// path is the file of key with the given suffix, relative to the directory.
 func (c *Cache) path(key, suffix string) (string, error) {
 	if len(key) != 2*sha256.Size {
 		return "", fmt.Errorf("cache key %q is not from Key", key)
@@ -151,7 +363,57 @@ func (c *Cache) path(key, suffix string) (string, error) {
 	if _, err := hex.DecodeString(key); err != nil {
 		return "", fmt.Errorf("cache key %q is not from Key", key)
 	}
-	return filepath.Join(c.Dir, key+suffix), nil
+	return key + suffix, nil
+}
+
+// open opens the directory if it can be trusted; a nil root and no error
+// mean there is no directory yet.
+func (c *Cache) open() (*os.Root, error) {
+	root, err := os.OpenRoot(c.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open cache directory: %w", err)
+	}
+	fi, err := root.Stat(".")
+	if err == nil {
+		if why := untrusted(fi); why != "" {
+			err = fmt.Errorf("directory %s %s, so anyone may have written its entries; make it this user's with mode 0700", c.Dir, why)
+		}
+	} else {
+		err = fmt.Errorf("open cache directory %s: %w", c.Dir, err)
+	}
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return root, nil
+}
+
+// create makes the directory, 0700 and its parents too, and opens it.
+func (c *Cache) create() (*os.Root, error) {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create cache directory: %w", err)
+	}
+	root, err := c.open()
+	if err == nil && root == nil {
+		err = fmt.Errorf("open cache directory %s: %w", c.Dir, fs.ErrNotExist)
+	}
+	return root, err
+}
+
+// untrusted says why the file or directory fi may hold what another user
+// wrote: it is theirs, or group or others may write it; "" if neither.
+func untrusted(fi fs.FileInfo) string {
+	uid := os.Getuid()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
+		return fmt.Sprintf("is owned by uid %d, not by this user (uid %d)", st.Uid, uid)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Sprintf("is writable by group or others (mode %04o)", perm)
+	}
+	return ""
 }
 
 // entryFile is the JSON of an entry on disk.
@@ -160,43 +422,65 @@ type entryFile struct {
 	Entry
 }
 
-// Load reads key's entry without taking the lock: one open and one read.
-// An entry that is missing, corrupt, of another version, dated after now,
-// or expiring more than the TTL after its success (as after a lowered TTL)
-// is returned as the zero Entry with the reason, for a debug line. err is
-// for a cache that cannot be read, such as a file where the directory
-// should be.
-func (c *Cache) Load(key string) (e Entry, reason string, err error) {
-	path, err := c.path(key, ".json")
+// load reads key's entry from root without taking the lock: one open, one
+// fstat and one read. An entry that is missing, corrupt, of another
+// version or dated after now is returned as the zero Entry, with a debug
+// line; one written under a longer TTL loses its expiry only. An entry
+// that another user may have written is the zero Entry with an error
+// wrapping errDistrusted. Other errors are for a cache that cannot be
+// read, such as a directory where the entry should be. A nil root has no
+// entries.
+func (c *Cache) load(root *os.Root, key string) (Entry, error) {
+	name, err := c.path(key, ".json")
 	if err != nil {
-		return Entry{}, "", err
+		return Entry{}, err
 	}
-	f, err := os.Open(path)
+	path := filepath.Join(c.Dir, name)
+	if root == nil {
+		c.debugf("cache: no entry %s", path)
+		return Entry{}, nil
+	}
+	f, err := root.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Entry{}, "no entry " + path, nil
+		c.debugf("cache: no entry %s", path)
+		return Entry{}, nil
 	}
 	if err != nil {
-		return Entry{}, "", fmt.Errorf("read cache entry: %w", err)
+		return Entry{}, fmt.Errorf("read cache entry %s: %w", path, err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Entry{}, fmt.Errorf("read cache entry %s: %w", path, err)
+	}
+	if why := untrusted(fi); why != "" && fi.Mode().IsRegular() {
+		return Entry{}, fmt.Errorf("entry %s %s, so it is %w and counts as missing", path, why, errDistrusted)
+	}
 	var buf [maxEntrySize + 1]byte
 	n, err := io.ReadFull(f, buf[:])
 	switch {
 	case err == nil:
-		return Entry{}, fmt.Sprintf("entry %s is larger than %d bytes; treated as missing", path, maxEntrySize), nil
+		c.debugf("cache: entry %s is larger than %d bytes; treated as missing", path, maxEntrySize)
+		return Entry{}, nil
 	case err != io.EOF && err != io.ErrUnexpectedEOF:
-		return Entry{}, "", fmt.Errorf("read cache entry: %w", err)
+		return Entry{}, fmt.Errorf("read cache entry %s: %w", path, err)
 	}
 	var ef entryFile
+	var reason string
 	if err := json.Unmarshal(buf[:n], &ef); err != nil {
 		reason = fmt.Sprintf("is corrupt (%v)", err)
 	} else {
 		reason = c.check(ef)
 	}
 	if reason != "" {
-		return Entry{}, fmt.Sprintf("entry %s %s; treated as missing", path, reason), nil
+		c.debugf("cache: entry %s %s; treated as missing", path, reason)
+		return Entry{}, nil
 	}
-	return ef.Entry, "", nil
+	if ef.Expires.After(ef.LastSuccess.Add(c.TTL)) {
+		c.debugf("cache: entry %s expires more than the TTL (%v) after its success, so it is not fresh; its last success counts", path, c.TTL)
+		ef.Expires = time.Time{}
+	}
+	return ef.Entry, nil
 }
 
 // check says what is wrong with an entry read from disk, if anything.
@@ -209,45 +493,36 @@ func (c *Cache) check(ef entryFile) string {
 		return fmt.Sprintf("holds exit status %d", ef.Last.Status)
 	case ef.LastSuccess.After(now) || ef.Last.Finished.After(now):
 		return "is dated after now"
-	case ef.Expires.After(ef.LastSuccess.Add(c.TTL)):
-		return fmt.Sprintf("expires more than the TTL (%v) after its success", c.TTL)
 	}
 	return ""
 }
 
-// Lock is a key's lock, held by one run at a time across processes.
-type Lock struct {
-	// Waited reports that another run held the lock when Lock was called.
+// lock is a key's lock, held by one run at a time across processes.
+type lock struct {
+	// Waited reports that another run held the lock when it was asked for.
 	Waited bool
 
-	c   *Cache
-	key string
-	f   *os.File
+	c    *Cache
+	root *os.Root
+	key  string
+	f    *os.File
 }
 
-// Lock takes key's lock, waiting while another run holds it, until ctx is
-// done; then the error wraps context.Cause(ctx). A killed holder never
-// blocks the next run: the kernel drops its lock, and the lock file is
-// close-on-exec, so the probe's command does not inherit it.
-//
-// A run calls Lock after a Load that found no fresh entry, then loads the
-// entry again: if its Last finished after the run began (before that first
-// Load), another run probed meanwhile and the run exits with Last.Status,
-// failures included; otherwise it probes and calls Record. A run that
-// begins after a failure finished never uses it.
-func (c *Cache) Lock(ctx context.Context, key string) (*Lock, error) {
-	path, err := c.path(key, ".lock")
+// lock takes key's lock in root, waiting while another run holds it,
+// until ctx is done; then the error wraps context.Cause(ctx). A killed
+// holder never blocks the next run: the kernel drops its lock, and the
+// lock file is close-on-exec, so the probe's command does not inherit it.
+func (c *Cache) lock(ctx context.Context, root *os.Root, key string) (*lock, error) {
+	name, err := c.path(key, ".lock")
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create cache directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	path := filepath.Join(c.Dir, name)
+	f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open cache lock: %w", err)
+		return nil, fmt.Errorf("open cache lock %s: %w", path, err)
 	}
-	l := &Lock{c: c, key: key, f: f}
+	l := &lock{c: c, root: root, key: key, f: f}
 	err = flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		l.Waited = true
@@ -279,20 +554,20 @@ func flock(f *os.File, how int) error {
 	}
 }
 
-// Unlock releases the lock. The Lock must not be used afterwards.
-func (l *Lock) Unlock() { l.f.Close() }
+// unlock releases the lock. The lock must not be used afterwards.
+func (l *lock) unlock() { l.f.Close() }
 
-// Record stores the outcome of the probe that the holder of the lock ran:
+// record stores the outcome of the probe that the holder of the lock ran:
 // its exit status and when it finished. A success also sets LastSuccess
 // and a new expiry; a failure makes the entry stale. Only a probe's own
 // outcome belongs here, not a stale or cached result.
-func (l *Lock) Record(status int, finished time.Time) error {
+func (l *lock) record(status int, finished time.Time) error {
 	c := l.c
 	if c.TTL <= 0 {
 		return fmt.Errorf("cache TTL %v is not positive", c.TTL)
 	}
-	e, _, err := c.Load(l.key) // an unusable entry is replaced
-	if err != nil {
+	e, err := c.load(l.root, l.key) // an unusable entry is replaced
+	if err != nil && !errors.Is(err, errDistrusted) {
 		return err
 	}
 	e.record(l.key, status, finished.UTC(), c.TTL)
@@ -300,15 +575,20 @@ func (l *Lock) Record(status int, finished time.Time) error {
 	if err != nil {
 		return err
 	}
-	path, _ := c.path(l.key, ".json")
+	name, _ := c.path(l.key, ".json")
+	path := filepath.Join(c.Dir, name)
 	// Only the holder of the lock writes, so the temporary file can have a
-	// fixed name: one left by a killed run is overwritten, never read.
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// fixed name: one left by a killed run is overwritten, never read. Its
+	// mode is set again in case an earlier one was not ours alone.
+	tmp := name + ".tmp"
+	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("write cache entry: %w", err)
+		return fmt.Errorf("write cache entry %s: %w", path, err)
 	}
-	_, err = f.Write(b)
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(b)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -316,17 +596,17 @@ func (l *Lock) Record(status int, finished time.Time) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write cache entry: %w", err)
+		return fmt.Errorf("write cache entry %s: %w", path, err)
 	}
 	if c.beforeRename != nil {
 		c.beforeRename()
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write cache entry: %w", err)
+	if err := l.root.Rename(tmp, name); err != nil {
+		return fmt.Errorf("write cache entry %s: %w", path, err)
 	}
 	// Syncing the directory makes the rename itself durable; without it a
 	// power cut may bring back the previous entry, which is harmless.
-	if d, err := os.Open(c.Dir); err == nil {
+	if d, err := l.root.Open("."); err == nil {
 		d.Sync()
 		d.Close()
 	}

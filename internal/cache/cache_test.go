@@ -46,10 +46,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// probeRun makes the calls monitoring-token makes around a probe. It prints
-// "hit", "shared" or "probed" and exits with the status it got. Where
-// pauseEnv says, it reads stdin to its end first, so that a test decides
-// when it goes on (or kills it).
+// probeRun probes through Do as monitoring-token does. It prints "hit",
+// "shared" or "probed" and exits with the status it got. Where pauseEnv
+// says, it reads stdin to its end first, so that a test decides when it
+// goes on (or kills it).
 func probeRun(dir string) int {
 	status, _ := strconv.Atoi(os.Getenv(statusEnv))
 	wait, _ := time.ParseDuration(os.Getenv(lockWaitEnv))
@@ -61,43 +61,26 @@ func probeRun(dir string) int {
 		}
 	}
 	cache.SetBeforeRename(c, func() { pause(pauseRename) })
-	fail := func(err error) int {
+	var cancel context.CancelFunc = func() {}
+	defer func() { cancel() }()
+	c.OnMiss = func(ctx context.Context) context.Context {
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		return ctx
+	}
+	o, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
+		os.WriteFile(filepath.Join(os.Getenv(marksEnv), fmt.Sprintf("probe-%d", os.Getpid())), nil, 0o600)
+		pause(pauseProbing)
+		return cache.Report{Status: status}
+	})
+	if err == nil {
+		err = o.Problem
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "probe run:", err)
 		return 125
 	}
-
-	began := time.Now()
-	e, _, err := c.Load(runKey)
-	if err != nil {
-		return fail(err)
-	}
-	if e.Fresh(time.Now()) {
-		fmt.Println("hit")
-		return 0
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	l, err := c.Lock(ctx, runKey)
-	if err != nil {
-		return fail(err)
-	}
-	defer l.Unlock()
-	if e, _, err = c.Load(runKey); err != nil {
-		return fail(err)
-	}
-	if e.Last.Finished.After(began) {
-		fmt.Println("shared")
-		return e.Last.Status
-	}
-	if err := os.WriteFile(filepath.Join(os.Getenv(marksEnv), fmt.Sprintf("probe-%d", os.Getpid())), nil, 0o600); err != nil {
-		return fail(err)
-	}
-	pause(pauseProbing)
-	if err := l.Record(status, time.Now()); err != nil {
-		return fail(err)
-	}
-	fmt.Println("probed")
-	return status
+	fmt.Println(map[cache.Served]string{cache.Hit: "hit", cache.Shared: "shared", cache.Probed: "probed", cache.Stale: "stale"}[o.Served])
+	return o.Status
 }
 
 // probeProcess is a probe run in a process of its own.
@@ -191,7 +174,7 @@ func setUp(t *testing.T) (dir, markDir string, c *cache.Cache) {
 }
 
 // lockedRecord records a probe's outcome as a run does, under the lock.
-func lockedRecord(t *testing.T, c *cache.Cache, key string, status int, finished time.Time) {
+func lockedRecord(t testing.TB, c *cache.Cache, key string, status int, finished time.Time) {
 	t.Helper()
 	l, err := c.Lock(context.Background(), key)
 	if err != nil {
@@ -488,8 +471,6 @@ func TestUnusableEntryIsMissing(t *testing.T) {
 		{name: "no version", content: strings.Replace(valid, `"v":1,`, ``, 1), reason: "version 0"},
 		{name: "success in the future", content: fmt.Sprintf(`{"v":1,"last_success":%s,"expires":%s}`, at(time.Second), at(5*time.Minute)), reason: "after now"},
 		{name: "finish in the future", content: fmt.Sprintf(`{"v":1,"last":{"status":1,"finished":%s}}`, at(time.Second)), reason: "after now"},
-		{name: "expires beyond the TTL", content: fmt.Sprintf(`{"v":1,"last_success":%s,"expires":%s}`, at(-time.Minute), at(runTTL)), reason: "more than the TTL"},
-		{name: "expiry without success", content: fmt.Sprintf(`{"v":1,"expires":%s}`, at(time.Minute)), reason: "more than the TTL"},
 		{name: "exit status out of range", content: strings.Replace(valid, `"status":0`, `"status":300`, 1), reason: "status 300"},
 		{name: "larger than 1 KiB", content: valid + strings.Repeat(" ", 1024), reason: "larger than"},
 	}
@@ -519,22 +500,6 @@ func TestUnusableEntryIsMissing(t *testing.T) {
 			t.Errorf("Load: %+v, %q, %v; want a fresh success", e, reason, err)
 		}
 	})
-}
-
-func TestLoweredTTL(t *testing.T) {
-	now := fleetStart
-	dir := t.TempDir()
-	long := &cache.Cache{Dir: dir, TTL: time.Hour, Now: func() time.Time { return now }}
-	// Recorded under the long TTL, this success is kept for more than half
-	// an hour: more than the shorter TTL allows.
-	lockedRecord(t, long, runKey, 0, now.Add(-time.Minute))
-	if e, reason, _ := long.Load(runKey); reason != "" || !e.Fresh(now) {
-		t.Fatalf("Load with the TTL it was stored with: %+v, %q; want fresh", e, reason)
-	}
-	short := &cache.Cache{Dir: dir, TTL: 10 * time.Minute, Now: func() time.Time { return now }}
-	if e, reason, err := short.Load(runKey); err != nil || e.Fresh(now) || !strings.Contains(reason, "more than the TTL") {
-		t.Errorf("Load with a lowered TTL: %+v, %q, %v; want the zero entry and a reason", e, reason, err)
-	}
 }
 
 func TestUnusableDirectory(t *testing.T) {
@@ -647,22 +612,15 @@ func TestKeyNotFromKey(t *testing.T) {
 }
 
 // BenchmarkHit is what a cache hit costs monitoring-token besides starting:
-// make the key, read the entry, compare times.
+// make the key, open and check the directory, read the entry, compare times.
 func BenchmarkHit(b *testing.B) {
 	c := &cache.Cache{Dir: b.TempDir(), TTL: runTTL}
 	parts := []string{"https://locate.measurementlab.net/", "mlab1-abc01.mlab-oti.measurement-lab.org", "ndt/ndt7", "wss:///ndt/v7/download", "SERVICE_URL", "ndt7-client", "-format=json", "-quiet"}
-	l, err := c.Lock(context.Background(), cache.Key(parts...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Record(0, time.Now()); err != nil {
-		b.Fatal(err)
-	}
-	l.Unlock()
+	lockedRecord(b, c, cache.Key(parts...), 0, time.Now())
+	probe := func(context.Context) cache.Report { b.Fatal("not a hit"); return cache.Report{} }
 	for b.Loop() {
-		e, _, err := c.Load(cache.Key(parts...))
-		if err != nil || !e.Fresh(time.Now()) {
-			b.Fatalf("not a hit: %+v, %v", e, err)
+		if o, err := c.Do(context.Background(), cache.Key(parts...), probe); err != nil || o.Served != cache.Hit {
+			b.Fatalf("not a hit: %+v, %v", o, err)
 		}
 	}
 }
