@@ -158,7 +158,7 @@ func TestUnauthorizedNamesCauses(t *testing.T) {
 	keyPath := filepath.Join(f.dir, "other.jwk")
 	os.WriteFile(keyPath, other.Private, 0o600)
 	r := runBinary(t, nil, "-locate-url="+f.emu.URL, "-monitoring-signer-key="+keyPath, "-machine="+machine, "--", "true")
-	for _, want := range []string{"HTTP 401", `kid "not-registered"`, "clock", "-token-lifetime"} {
+	for _, want := range []string{"HTTP 401", `kid "not-registered"`, "clock agrees"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr %q lacks %q", r.stderr, want)
 		}
