@@ -11,8 +11,8 @@ import (
 // Preconnect starts connecting to locate in the background and returns at
 // once, so that the DNS lookup and the TCP handshake happen while the caller
 // loads its key and signs. The next request to locate's address takes the
-// connection (or the error of making it); until then CloseIdleConnections
-// closes it. Preconnect does nothing when requests go through a proxy, when
+// connection (or the error of making it); one no request takes ends with
+// the process. Preconnect does nothing when requests go through a proxy, when
 // one is already under way, or when HTTP's transport is not the one
 // NewClient made.
 func (c *Client) Preconnect(ctx context.Context) {
@@ -30,15 +30,6 @@ func (c *Client) Preconnect(ctx context.Context) {
 		port = map[string]string{"http": "80", "https": "443"}[c.BaseURL.Scheme]
 	}
 	c.dialer.start(ctx, net.JoinHostPort(c.BaseURL.Hostname(), port))
-}
-
-// CloseIdleConnections closes the connections kept for reuse, and the one
-// Preconnect made if no request has taken it.
-func (c *Client) CloseIdleConnections() {
-	if c.dialer != nil {
-		c.dialer.discard()
-	}
-	c.HTTP.CloseIdleConnections()
 }
 
 // earlyDialer dials like its net.Dialer, except that the first dial to the
@@ -98,17 +89,6 @@ func (d *earlyDialer) DialContext(ctx context.Context, network, addr string) (ne
 	case <-ctx.Done():
 		go closeWhenDialed(ch)
 		return nil, ctx.Err()
-	}
-}
-
-// discard closes the pending connection, if any, once it is made.
-func (d *earlyDialer) discard() {
-	d.mu.Lock()
-	ch := d.pending
-	d.pending = nil
-	d.mu.Unlock()
-	if ch != nil {
-		go closeWhenDialed(ch)
 	}
 }
 
