@@ -123,21 +123,14 @@ type Client struct {
 	// Attempted, when set, hears of every request Get sent, once it is
 	// over. It is called on Get's goroutine.
 	Attempted func(Attempt)
-
-	transport *http.Transport // the one NewClient made, which dials with dialer
-	dialer    *earlyDialer    // for Preconnect
 }
 
 // NewClient returns a Client for the monitoring prefix base. Its HTTP
-// client has the settings of http.DefaultTransport (proxy from the
-// environment, timeouts, HTTP/2) and a dialer that Preconnect can start
-// early.
+// client uses http.DefaultTransport (proxy from the environment, timeouts,
+// HTTP/2).
 func NewClient(base *url.URL) *Client {
-	d := &earlyDialer{Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = d.DialContext
-	c := &Client{BaseURL: base, transport: tr, dialer: d}
-	c.HTTP = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	c := &Client{BaseURL: base}
+	c.HTTP = &http.Client{CheckRedirect: c.checkRedirect}
 	return c
 }
 

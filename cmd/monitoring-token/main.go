@@ -267,10 +267,6 @@ func (p *prober) run(ctx, wctx context.Context, stopWatch func(), sigs *exec.Sig
 	client := locate.NewClient(cfg.locateURL)
 	client.Insecure = cfg.insecure
 	client.Attempted = p.attempted
-	if cfg.serviceURL {
-		// DNS and the TCP handshake go on while the key is read.
-		client.Preconnect(ctx)
-	}
 	vars, err := p.variables(wctx, client)
 	stopWatch()
 	var stopped *exec.SignalError
