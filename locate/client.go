@@ -281,7 +281,7 @@ func gaveUp(last error, attempts int, budget time.Duration, ctxErr error) error 
 	case ctxErr != nil:
 		cause = fmt.Sprintf("no answer from locate within %v %s", budget.Round(100*time.Millisecond), count)
 	case t != nil && t.attemptTimeout > 0:
-		cause = fmt.Sprintf("no answer from locate within %v %s", t.attemptTimeout, count)
+		cause = fmt.Sprintf("no answer from locate within %v per attempt %s", t.attemptTimeout, count)
 	default:
 		cause = "no answer from locate " + count
 	}

@@ -359,7 +359,7 @@ func TestGetGivesUp(t *testing.T) {
 		{name: "503 three times", inject: []http.HandlerFunc{busy, busy, busy, busy}, want: regexp.MustCompile(`^locate answered HTTP 503 \(3 attempts\): GET http://`), wantRequests: 3},
 		{name: "503 once, one attempt allowed", maxAttempts: 1, inject: []http.HandlerFunc{busy, busy}, want: regexp.MustCompile(`^locate answered HTTP 503 \(1 attempt\): GET http://`), wantRequests: 1},
 		{name: "503, five attempts allowed", maxAttempts: 5, inject: slices.Repeat([]http.HandlerFunc{busy}, 6), want: regexp.MustCompile(`^locate answered HTTP 503 \(5 attempts\): `), wantRequests: 5},
-		{name: "each attempt timed out", attemptTimeout: 50 * time.Millisecond, inject: []http.HandlerFunc{hang, hang, hang, hang}, want: regexp.MustCompile(`^no answer from locate within 50ms \(3 attempts\): GET http://.*no answer within 50ms$`), wantRequests: 3},
+		{name: "each attempt timed out", attemptTimeout: 50 * time.Millisecond, inject: []http.HandlerFunc{hang, hang, hang, hang}, want: regexp.MustCompile(`^no answer from locate within 50ms per attempt \(3 attempts\): GET http://.*no answer within 50ms$`), wantRequests: 3},
 		{name: "no answer before the deadline", deadline: 500 * time.Millisecond, inject: []http.HandlerFunc{hang}, want: regexp.MustCompile(`^no answer from locate within ([1-4]00ms|500ms) \(1 attempt\): GET http://`), wantRequests: 1, wantDeadline: true},
 	}
 	for _, tt := range tests {
