@@ -71,7 +71,8 @@ var (
 	// single URL to choose when no key was requested.
 	ErrURLKey = errors.New("locate's answer has no URL for that key")
 	// ErrUnusableURL is a service URL in locate's answer that a probe
-	// cannot use (see CheckServiceURL). Run anyway, ndt7-client given an
+	// cannot use: not an absolute ws, wss, http or https URL with a host,
+	// or holding control characters. Run anyway, ndt7-client given an
 	// empty URL would test a server of locate's choosing and pass.
 	ErrUnusableURL = errors.New("locate's answer holds an unusable service URL")
 )
@@ -80,19 +81,9 @@ var (
 // (m-lab/locate static.Configs).
 var serviceSchemes = []string{"ws", "wss", "http", "https"}
 
-// CheckServiceURL returns an error wrapping ErrUnusableURL unless raw is an
-// absolute ws, wss, http or https URL with a host and without control
-// characters (NUL, CR, LF, …). The error never quotes raw, which may carry
-// an access token.
-func CheckServiceURL(raw string) error {
-	if reason := unusable(raw); reason != "" {
-		return fmt.Errorf("%w: %s", ErrUnusableURL, reason)
-	}
-	return nil
-}
-
 // unusable says why raw cannot serve as a service URL, without quoting it,
-// or returns "".
+// or returns "". A service URL is an absolute ws, wss, http or https URL
+// with a host and without control characters (NUL, CR, LF, …).
 func unusable(raw string) string {
 	if raw == "" {
 		return "it is empty"
@@ -211,8 +202,8 @@ func (a *Answer) Machine() (Target, error) {
 
 // ServiceURL returns the URL stored under key. With an empty key it returns
 // the only URL, if there is exactly one. The error for a missing key lists
-// the keys present; a URL that CheckServiceURL refuses is an error wrapping
-// ErrUnusableURL that names the key.
+// the keys present; an unusable URL is an error wrapping ErrUnusableURL that
+// names the key.
 func (a *Answer) ServiceURL(key string) (string, error) {
 	t, err := a.Machine()
 	if err != nil {
@@ -242,7 +233,7 @@ func (a *Answer) ServiceURL(key string) (string, error) {
 }
 
 // ServiceURLs returns a copy of every URL of the answer by key, each checked
-// with CheckServiceURL: the first unusable one, in key order, is an error
+// as ServiceURL checks it: the first unusable one, in key order, is an error
 // wrapping ErrUnusableURL that names its key. An answer without URLs is an
 // error wrapping ErrURLKey.
 func (a *Answer) ServiceURLs() (map[string]string, error) {
@@ -261,7 +252,7 @@ func (a *Answer) ServiceURLs() (map[string]string, error) {
 	return maps.Clone(t.URLs), nil
 }
 
-// checked returns u, found under key, if CheckServiceURL accepts it.
+// checked returns u, found under key, if it is usable.
 func checked(key, u string) (string, error) {
 	if reason := unusable(u); reason != "" {
 		return "", fmt.Errorf("%w under key %q: %s", ErrUnusableURL, key, reason)

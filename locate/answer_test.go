@@ -5,6 +5,8 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -373,16 +375,16 @@ func FuzzParseAnswer(f *testing.F) {
 			t.Errorf("accepted answer has no machine: %v", err)
 		}
 		// Whatever the URLs, ServiceURL and ServiceURLs do not panic, and
-		// return only URLs that CheckServiceURL accepts.
+		// return only usable URLs.
 		for _, key := range []string{"", "wss:///ndt/v7/download"} {
-			if u, err := a.ServiceURL(key); err == nil && locate.CheckServiceURL(u) != nil {
-				t.Errorf("ServiceURL(%q) = %q, which CheckServiceURL refuses", key, u)
+			if u, err := a.ServiceURL(key); err == nil && !usableURL(u) {
+				t.Errorf("ServiceURL(%q) = %q, which is not usable", key, u)
 			}
 		}
 		if urls, err := a.ServiceURLs(); err == nil {
 			for key, u := range urls {
-				if locate.CheckServiceURL(u) != nil {
-					t.Errorf("ServiceURLs()[%q] = %q, which CheckServiceURL refuses", key, u)
+				if !usableURL(u) {
+					t.Errorf("ServiceURLs()[%q] = %q, which is not usable", key, u)
 				}
 			}
 		}
@@ -393,7 +395,19 @@ func FuzzParseAnswer(f *testing.F) {
 // quote it.
 const secret = "eyJhbGciOiJFZERTQSJ9.e30.c2VjcmV0"
 
-func TestCheckServiceURL(t *testing.T) {
+// usableURL is the fuzz test's own idea of a usable service URL: absolute
+// ws, wss, http or https with a host, no control characters.
+func usableURL(raw string) bool {
+	if strings.IndexFunc(raw, unicode.IsControl) >= 0 {
+		return false
+	}
+	u, err := url.Parse(raw)
+	return err == nil && slices.Contains([]string{"ws", "wss", "http", "https"}, u.Scheme) && u.Opaque == "" && u.Hostname() != ""
+}
+
+// TestServiceURLChecked: ServiceURL hands out only URLs a probe can use,
+// and says why it refuses one without quoting it.
+func TestServiceURLChecked(t *testing.T) {
 	tests := []struct {
 		name       string
 		url        string
@@ -421,15 +435,15 @@ func TestCheckServiceURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := locate.CheckServiceURL(tt.url)
+			got, err := answerWith(t, map[string]string{"k": tt.url}).ServiceURL("k")
 			if tt.wantReason == "" {
-				if err != nil {
-					t.Errorf("CheckServiceURL(%q) = %v", tt.url, err)
+				if err != nil || got != tt.url {
+					t.Errorf("ServiceURL of %q = %q, %v", tt.url, got, err)
 				}
 				return
 			}
-			if !errors.Is(err, locate.ErrUnusableURL) || !strings.Contains(err.Error(), tt.wantReason) {
-				t.Fatalf("CheckServiceURL(%q) = %v, want %v saying %q", tt.url, err, locate.ErrUnusableURL, tt.wantReason)
+			if !errors.Is(err, locate.ErrUnusableURL) || !strings.Contains(err.Error(), tt.wantReason) || got != "" {
+				t.Fatalf("ServiceURL of %q = %q, %v, want %v saying %q", tt.url, got, err, locate.ErrUnusableURL, tt.wantReason)
 			}
 			checkMessage(t, err)
 		})

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -55,6 +56,40 @@ func DefaultURLKey(service string) string {
 // and says why. It is not retried.
 var ErrRedirect = errors.New("refusing redirect")
 
+// DefaultMaxAttempts is how many requests Get sends at most when
+// Client.MaxAttempts is zero: a locate that is down costs a probe about a
+// second (two waits of ~250ms and ~500ms) instead of its whole timeout.
+const DefaultMaxAttempts = 3
+
+// Attempt is what one request to locate got.
+type Attempt struct {
+	// Status is the HTTP status of the last answer (that of a redirect
+	// the client refused to follow, too), or 0 when none came (connection
+	// refused, timeout).
+	Status int
+	// Date is the answer's Date header, locate's clock to the second; zero
+	// when no answer came or it had no valid Date.
+	Date time.Time
+	// Sent and Answered are this host's clock when the request was sent
+	// and when the answer's header arrived (Answered is zero without one).
+	Sent, Answered time.Time
+}
+
+// ClockBehind estimates how far this host's clock is behind locate's
+// (negative when it is ahead) from the answer's Date, to within about half
+// a second plus half the round trip. ok is false without a Date.
+func (a Attempt) ClockBehind() (behind time.Duration, ok bool) {
+	if a.Date.IsZero() || a.Answered.IsZero() {
+		return 0, false
+	}
+	// Locate read its clock between Date and Date+1s (Date is truncated
+	// to the second), and this host's clock read between Sent and
+	// Answered at that moment: compare the middles. Wall clocks only,
+	// without the monotonic readings.
+	ours := a.Sent.Round(0).Add(a.Answered.Sub(a.Sent) / 2)
+	return a.Date.Add(500 * time.Millisecond).Sub(ours), true
+}
+
 // maxRedirects is net/http's own limit, kept by checkRedirect.
 const maxRedirects = 10
 
@@ -79,29 +114,23 @@ type Client struct {
 	// FirstRetry is the wait before the first retry; later waits grow
 	// exponentially, with jitter. Zero means 250ms.
 	FirstRetry time.Duration
+	// MaxAttempts bounds how many requests Get sends, retries included;
+	// zero means DefaultMaxAttempts.
+	MaxAttempts int
 	// Retrying, when set, hears of every failed attempt that will be
 	// retried and how long the client waits first.
 	Retrying func(err error, wait time.Duration)
 	// Attempted, when set, hears of every request Get sent, once it is
-	// over: status is the HTTP status of the last answer (that of a
-	// redirect the client refused to follow, too), or 0 when none came
-	// (connection refused, timeout). It is called on Get's goroutine.
-	Attempted func(status int)
-
-	transport *http.Transport // the one NewClient made, which dials with dialer
-	dialer    *earlyDialer    // for Preconnect
+	// over. It is called on Get's goroutine.
+	Attempted func(Attempt)
 }
 
 // NewClient returns a Client for the monitoring prefix base. Its HTTP
-// client has the settings of http.DefaultTransport (proxy from the
-// environment, timeouts, HTTP/2) and a dialer that Preconnect can start
-// early.
+// client uses http.DefaultTransport (proxy from the environment, timeouts,
+// HTTP/2).
 func NewClient(base *url.URL) *Client {
-	d := &earlyDialer{Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = d.DialContext
-	c := &Client{BaseURL: base, transport: tr, dialer: d}
-	c.HTTP = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	c := &Client{BaseURL: base}
+	c.HTTP = &http.Client{CheckRedirect: c.checkRedirect}
 	return c
 }
 
@@ -149,15 +178,25 @@ func (c *Client) RequestURL(service, accessToken string) *url.URL {
 // Get asks locate for the monitoring answer for service, signing a fresh
 // token with sign for every attempt. Transient failures (connection errors,
 // an attempt timing out, HTTP 5xx and 429) are retried with exponential
-// backoff and jitter until ctx is done; Retry-After is honoured when it fits
-// the deadline. Error messages name the endpoint without its query, so they
-// never carry a token.
+// backoff and jitter, up to MaxAttempts requests and until ctx is done;
+// Retry-After is honoured when it fits the deadline. Once it gives up on
+// them, the error begins with the cause: "locate refused the connection
+// (3 attempts)", "locate answered HTTP 503 (3 attempts)" or "no answer from
+// locate within 40s (1 attempt)", the last counting from Get's start to
+// ctx's deadline. Error messages name the endpoint without its query, so
+// they never carry a token.
 func (c *Client) Get(ctx context.Context, service string, sign func() (string, error)) (*Answer, error) {
 	if err := CheckEndpoint(c.BaseURL, c.Insecure); err != nil {
 		return nil, fmt.Errorf("locate URL %s %w", printable(c.BaseURL), err)
 	}
+	var budget time.Duration
+	if deadline, ok := ctx.Deadline(); ok {
+		budget = time.Until(deadline)
+	}
 	var last error
+	attempts := 0
 	attempt := func() (*Answer, error) {
+		attempts++
 		a, err := c.attempt(ctx, service, sign)
 		if err == nil {
 			return a, nil
@@ -183,7 +222,8 @@ func (c *Client) Get(ctx context.Context, service string, sign func() (string, e
 	b.InitialInterval, b.Multiplier, b.MaxInterval = c.firstRetry(), 2, 5*time.Second
 	a, err := backoff.Retry(ctx, attempt,
 		backoff.WithBackOff(b),
-		backoff.WithMaxElapsedTime(0), // ctx alone bounds the retries.
+		backoff.WithMaxTries(uint(c.maxAttempts())),
+		backoff.WithMaxElapsedTime(0), // ctx and MaxAttempts bound the retries.
 		backoff.WithNotify(func(err error, wait time.Duration) {
 			if c.Retrying != nil && last != nil {
 				c.Retrying(last, wait)
@@ -192,12 +232,64 @@ func (c *Client) Get(ctx context.Context, service string, sign func() (string, e
 	switch {
 	case err == nil:
 		return a, nil
-	case ctx.Err() != nil && last != nil && !errors.Is(last, ctx.Err()):
+	case last == nil:
+		return nil, err
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, gaveUp(last, attempts, budget, ctx.Err())
+	case ctx.Err() != nil && !errors.Is(last, ctx.Err()):
 		return nil, fmt.Errorf("%w; last error: %w", ctx.Err(), last)
-	case last != nil:
-		return nil, last
+	case errors.As(last, new(*transientError)):
+		return nil, gaveUp(last, attempts, 0, nil)
 	}
-	return nil, err
+	return nil, last
+}
+
+// maxAttempts is how many requests Get sends at most.
+func (c *Client) maxAttempts() int {
+	if c.MaxAttempts > 0 {
+		return c.MaxAttempts
+	}
+	return DefaultMaxAttempts
+}
+
+// gaveUpError is the end of Get's retries: the cause, then the last
+// attempt's error.
+type gaveUpError struct {
+	cause string
+	errs  []error // the last attempt's error, and ctx's when it ended them
+}
+
+func (e *gaveUpError) Error() string   { return e.cause + ": " + e.errs[0].Error() }
+func (e *gaveUpError) Unwrap() []error { return e.errs }
+
+// gaveUp names the cause of giving up after attempts requests, the last of
+// which failed with last. ctxErr is set when ctx's deadline ended the
+// retries, budget later.
+func gaveUp(last error, attempts int, budget time.Duration, ctxErr error) error {
+	count := fmt.Sprintf("(%d attempts)", attempts)
+	if attempts == 1 {
+		count = "(1 attempt)"
+	}
+	var t *transientError
+	errors.As(last, &t)
+	var cause string
+	switch {
+	case t != nil && t.status != 0:
+		cause = fmt.Sprintf("locate answered HTTP %d %s", t.status, count)
+	case errors.Is(last, syscall.ECONNREFUSED):
+		cause = "locate refused the connection " + count
+	case ctxErr != nil:
+		cause = fmt.Sprintf("no answer from locate within %v %s", budget.Round(100*time.Millisecond), count)
+	case t != nil && t.attemptTimeout > 0:
+		cause = fmt.Sprintf("no answer from locate within %v per attempt %s", t.attemptTimeout, count)
+	default:
+		cause = "no answer from locate " + count
+	}
+	errs := []error{last}
+	if ctxErr != nil {
+		errs = append(errs, ctxErr)
+	}
+	return &gaveUpError{cause: cause, errs: errs}
 }
 
 // firstRetry is the wait before the first retry.
@@ -212,6 +304,10 @@ func (c *Client) firstRetry() time.Duration {
 type transientError struct {
 	err        error
 	retryAfter time.Duration
+	// status is the answer's HTTP status, 0 when none came.
+	status int
+	// attemptTimeout is set when the attempt got no answer within it.
+	attemptTimeout time.Duration
 }
 
 func (e *transientError) Error() string { return e.err.Error() }
@@ -238,14 +334,18 @@ func (c *Client) attempt(ctx context.Context, service string, sign func() (strin
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}
-	status := 0
+	var at Attempt
 	if c.Attempted != nil {
-		defer func() { c.Attempted(status) }()
+		defer func() { c.Attempted(at) }()
 	}
+	at.Sent = time.Now()
 	resp, err := c.HTTP.Do(req)
 	if resp != nil {
 		// With an error, the answer to a refused redirect (body closed).
-		status = resp.StatusCode
+		at.Status, at.Answered = resp.StatusCode, time.Now()
+		if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			at.Date = date
+		}
 	}
 	if err != nil {
 		return nil, c.transportError(ctx, actx, endpoint, err)
@@ -262,7 +362,7 @@ func (c *Client) attempt(ctx context.Context, service string, sign func() (strin
 	if err != nil {
 		err = fmt.Errorf("GET %s: %w", endpoint, err)
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return nil, &transientError{err: err, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+			return nil, &transientError{err: err, retryAfter: retryAfter(resp.Header.Get("Retry-After")), status: resp.StatusCode}
 		}
 		return nil, err
 	}
@@ -278,7 +378,7 @@ func (c *Client) transportError(ctx, actx context.Context, what string, err erro
 		err = ue.Err
 	}
 	if ctx.Err() == nil && actx.Err() != nil {
-		return &transientError{err: fmt.Errorf("GET %s: no answer within %v", what, c.AttemptTimeout)}
+		return &transientError{err: fmt.Errorf("GET %s: no answer within %v", what, c.AttemptTimeout), attemptTimeout: c.AttemptTimeout}
 	}
 	err = fmt.Errorf("GET %s: %w", what, err)
 	var certErr *tls.CertificateVerificationError

@@ -1,6 +1,7 @@
 package locate_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,22 +317,71 @@ func TestGetConnectionRefused(t *testing.T) {
 	c := newClient(t, closedURL(t))
 	var retried []error
 	c.Retrying = func(err error, _ time.Duration) { retried = append(retried, err) }
-	_, err := c.Get(getContext(t, 300*time.Millisecond), "ndt/ndt7", ts.sign)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connection refused") {
-		t.Fatalf("Get = %v, want the deadline and the last error, connection refused", err)
+	_, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
+	if err == nil || !strings.HasPrefix(err.Error(), "locate refused the connection (3 attempts): ") || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Get = %v, want locate refused the connection (3 attempts)", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Get = %v, ended by the deadline, not by the count of attempts", err)
 	}
 	if !strings.Contains(err.Error(), c.ServiceEndpoint("ndt/ndt7")) {
 		t.Errorf("Get error %q does not name the endpoint", err)
 	}
-	if len(retried) == 0 {
-		t.Error("Get did not retry a refused connection")
+	if len(retried) != 2 {
+		t.Errorf("Get retried a refused connection %d times, want 2", len(retried))
 	}
-	if n := len(ts.tokens()); n < 2 {
-		t.Errorf("Get signed %d tokens, want a fresh one per attempt", n)
+	if n := len(ts.tokens()); n != 3 {
+		t.Errorf("Get signed %d tokens, want a fresh one for each of 3 attempts", n)
 	}
 	ts.checkNoToken(t, err.Error())
 	for _, r := range retried {
 		ts.checkNoToken(t, r.Error())
+	}
+}
+
+// TestGetGivesUp: retries stop after MaxAttempts requests or at the
+// deadline, and the error begins with the cause, exactly.
+func TestGetGivesUp(t *testing.T) {
+	busy := func(rw http.ResponseWriter, _ *http.Request) {
+		http.Error(rw, "busy", http.StatusServiceUnavailable)
+	}
+	hang := func(_ http.ResponseWriter, req *http.Request) { <-req.Context().Done() }
+	tests := []struct {
+		name           string
+		maxAttempts    int
+		attemptTimeout time.Duration
+		deadline       time.Duration
+		inject         []http.HandlerFunc
+		want           *regexp.Regexp // the start of the message
+		wantRequests   int
+		wantDeadline   bool // the error is context.DeadlineExceeded
+	}{
+		{name: "503 three times", inject: []http.HandlerFunc{busy, busy, busy, busy}, want: regexp.MustCompile(`^locate answered HTTP 503 \(3 attempts\): GET http://`), wantRequests: 3},
+		{name: "503 once, one attempt allowed", maxAttempts: 1, inject: []http.HandlerFunc{busy, busy}, want: regexp.MustCompile(`^locate answered HTTP 503 \(1 attempt\): GET http://`), wantRequests: 1},
+		{name: "503, five attempts allowed", maxAttempts: 5, inject: slices.Repeat([]http.HandlerFunc{busy}, 6), want: regexp.MustCompile(`^locate answered HTTP 503 \(5 attempts\): `), wantRequests: 5},
+		{name: "each attempt timed out", attemptTimeout: 50 * time.Millisecond, inject: []http.HandlerFunc{hang, hang, hang, hang}, want: regexp.MustCompile(`^no answer from locate within 50ms per attempt \(3 attempts\): GET http://.*no answer within 50ms$`), wantRequests: 3},
+		{name: "no answer before the deadline", deadline: 500 * time.Millisecond, inject: []http.HandlerFunc{hang}, want: regexp.MustCompile(`^no answer from locate within ([1-4]00ms|500ms) \(1 attempt\): GET http://`), wantRequests: 1, wantDeadline: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, public := newTokenSource(t)
+			srv := startEmulator(t, public)
+			srv.Inject(tt.inject...)
+			c := newClient(t, srv.URL)
+			c.MaxAttempts, c.AttemptTimeout = tt.maxAttempts, tt.attemptTimeout
+			deadline := cmp.Or(tt.deadline, 10*time.Second)
+			_, err := c.Get(getContext(t, deadline), "ndt/ndt7", ts.sign)
+			if err == nil || !tt.want.MatchString(err.Error()) {
+				t.Fatalf("Get = %v, want an error matching %s", err, tt.want)
+			}
+			if got := errors.Is(err, context.DeadlineExceeded); got != tt.wantDeadline {
+				t.Errorf("errors.Is(%v, context.DeadlineExceeded) = %v, want %v", err, got, tt.wantDeadline)
+			}
+			if n := srv.Requests(); n != tt.wantRequests {
+				t.Errorf("emulator saw %d requests, want %d", n, tt.wantRequests)
+			}
+			ts.checkNoToken(t, err.Error())
+		})
 	}
 }
 
@@ -479,7 +531,7 @@ func TestGetReportsAttempts(t *testing.T) {
 			}
 			c := newClient(t, base)
 			var got []int
-			c.Attempted = func(status int) { got = append(got, status) }
+			c.Attempted = func(a locate.Attempt) { got = append(got, a.Status) }
 			_, err := c.Get(ctx, "ndt/ndt7", ts.sign)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Get = %v, want error %v", err, tt.wantErr)
@@ -576,7 +628,7 @@ func TestGetBackoff(t *testing.T) {
 			}
 			srv.Inject(busy, busy, busy)
 			c := newClient(t, srv.URL)
-			c.FirstRetry = first
+			c.FirstRetry, c.MaxAttempts = first, 4
 			var waits []time.Duration
 			c.Retrying = func(_ error, wait time.Duration) { waits = append(waits, wait) }
 			if _, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign); err != nil {

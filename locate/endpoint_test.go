@@ -201,8 +201,8 @@ func TestGetRedirectHops(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			var statuses []int
-			c.Attempted = func(status int) {
-				statuses = append(statuses, status)
+			c.Attempted = func(a locate.Attempt) {
+				statuses = append(statuses, a.Status)
 				// An allowed hop fails at the guard, which Get would
 				// retry until the deadline: one attempt is enough.
 				cancel()
@@ -266,7 +266,7 @@ func TestGetRefusesBaseURL(t *testing.T) {
 			c.HTTP = &http.Client{Transport: tr, CheckRedirect: c.HTTP.CheckRedirect}
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
-			c.Attempted = func(int) { cancel() }
+			c.Attempted = func(locate.Attempt) { cancel() }
 			_, err := c.Get(ctx, "ndt/ndt7", ts.sign)
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("Get = %v, want %v", err, tt.wantErr)
@@ -298,7 +298,7 @@ func TestGetRedirectLoop(t *testing.T) {
 	ts, _ := newTokenSource(t)
 	c := newClient(t, srv.URL+"/v2/platform/monitoring/")
 	var statuses []int
-	c.Attempted = func(status int) { statuses = append(statuses, status) }
+	c.Attempted = func(a locate.Attempt) { statuses = append(statuses, a.Status) }
 	_, err := c.Get(getContext(t, 10*time.Second), "ndt/ndt7", ts.sign)
 	if !errors.Is(err, locate.ErrRedirect) || !strings.Contains(err.Error(), "stopped after 10 redirects") {
 		t.Errorf("Get = %v, want %v after 10 redirects", err, locate.ErrRedirect)

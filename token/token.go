@@ -55,7 +55,6 @@ var (
 // Signer signs monitoring tokens with one private key.
 type Signer struct {
 	keyID  string
-	alg    jose.SignatureAlgorithm
 	signer jose.Signer
 }
 
@@ -105,7 +104,7 @@ func NewSigner(jwk []byte) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
-	return &Signer{keyID: key.KeyID, alg: alg, signer: signer}, nil
+	return &Signer{keyID: key.KeyID, signer: signer}, nil
 }
 
 // algorithm returns the signature algorithm for key, checking a declared
@@ -156,9 +155,6 @@ func algorithm(key jose.JSONWebKey) (jose.SignatureAlgorithm, error) {
 // empty. Locate verifies a token only with the public key registered under
 // the same kid.
 func (s *Signer) KeyID() string { return s.keyID }
-
-// Algorithm returns the signature algorithm, e.g. "EdDSA".
-func (s *Signer) Algorithm() string { return string(s.alg) }
 
 // Sign returns a compact JWT for subject (the machine under test) that
 // expires at exp. It carries no "iat" or "nbf": locate validates with zero

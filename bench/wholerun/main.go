@@ -5,6 +5,10 @@
 // way; it is a benchmark, not a test.
 //
 //	go run ./bench/wholerun -n 100 -monitoring-token bin/monitoring-token -floor bin/floor
+//
+// -delay adds latency to every answer of the emulator, as a distant locate
+// has; -ab times a second monitoring-token build in the same shuffled
+// rounds, for deciding whether a change pays.
 package main
 
 import (
@@ -53,6 +57,9 @@ type config struct {
 	floor      string
 	quick      bool
 	gnuTime    string
+	delay      time.Duration
+	ab         string
+	wallOnly   bool
 }
 
 func parse(args []string) (*config, error) {
@@ -63,6 +70,9 @@ func parse(args []string) (*config, error) {
 	fs.StringVar(&cfg.floor, "floor", "bin/floor", "floor binary (go build ./bench/floor)")
 	fs.BoolVar(&cfg.quick, "quick", false, "stream 256 MiB instead of 1 GiB for the throughput figure")
 	fs.StringVar(&cfg.gnuTime, "time", "/usr/bin/time", "GNU time, to read each program's own peak RSS (empty: use wait4's, see README)")
+	fs.DurationVar(&cfg.delay, "delay", 0, "add this to every answer of the emulator, as a distant locate would (e.g. 20ms)")
+	fs.StringVar(&cfg.ab, "ab", "", "another monitoring-token build to time in the same rounds, against -monitoring-token")
+	fs.BoolVar(&cfg.wallOnly, "wall-only", false, "time whole runs only: no peak RSS, size or throughput figures")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -98,7 +108,10 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range []string{cfg.monitoring, cfg.floor} {
+	for _, p := range []string{cfg.monitoring, cfg.floor, cfg.ab} {
+		if p == "" {
+			continue
+		}
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%w (build it first)", err)
 		}
@@ -107,7 +120,7 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := locatetest.Start("", kp.Public)
+	srv, err := locatetest.Config{VerifyKeys: [][]byte{kp.Public}, Delay: cfg.delay}.Start()
 	if err != nil {
 		return err
 	}
@@ -123,8 +136,15 @@ func run(args []string, out io.Writer) error {
 	// from, takes ~1 ms longer to start than a copy of itself, which is
 	// what an installed binary, or one read back from disk, looks like.
 	installed := cfg.monitoring
-	for _, p := range []*string{&cfg.monitoring, &cfg.floor} {
-		if *p, err = copyExecutable(*p, dir); err != nil {
+	for _, p := range []*string{&cfg.monitoring, &cfg.floor, &cfg.ab} {
+		if *p == "" {
+			continue
+		}
+		name := "monitoring-token-ab"
+		if p != &cfg.ab {
+			name = filepath.Base(*p)
+		}
+		if *p, err = copyExecutable(*p, dir, name); err != nil {
 			return err
 		}
 	}
@@ -144,6 +164,9 @@ func run(args []string, out io.Writer) error {
 		{name: "-metrics-file", args: []string{cfg.monitoring, "-machine=" + machine, "-metrics-file=" + filepath.Join(dir, "probe.prom"), "--", "/bin/true"}, env: env},
 		// The unmeasured round below stores the success the others hit.
 		{name: "cache hit", args: []string{cfg.monitoring, "-machine=" + machine, "-cache-dir=" + filepath.Join(dir, "cache"), "-cache-ttl=24h", "--", "/bin/true"}, env: env},
+	}
+	if cfg.ab != "" {
+		variants = append(variants, &variant{name: "-ab", args: []string{cfg.ab, "-machine=" + machine, "--", "/bin/true"}, env: env})
 	}
 	// One unmeasured round warms the page cache and the emulator.
 	for _, v := range variants {
@@ -166,6 +189,10 @@ func run(args []string, out io.Writer) error {
 			v.samples = append(v.samples, s)
 		}
 	}
+	if cfg.wallOnly {
+		printWall(out, cfg, variants, nil)
+		return nil
+	}
 	// Peak RSS in a pass of its own, so that the runs under GNU time do not
 	// sit between the timed ones.
 	rss := rssViaWait4
@@ -184,18 +211,10 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 
-	fmt.Fprintf(out, "whole run, %d runs each in shuffled rounds (median wall, p90 wall; median peak RSS of %d more):\n", cfg.n, rssRuns)
-	for _, v := range variants {
-		fmt.Fprintf(out, "  %-17s %9v %9v %8d KiB\n", v.name,
-			time.Duration(median(v.samples, wallOf)).Round(time.Microsecond),
-			time.Duration(quantile(v.samples, wallOf, 0.9)).Round(time.Microsecond),
-			medianInt(v.rssKiB))
-	}
+	printWall(out, cfg, variants, []string{fmt.Sprintf("; median peak RSS of %d more", rssRuns)})
 	floor, mt := variants[1], variants[2]
-	fw, mw := median(floor.samples, wallOf), median(mt.samples, wallOf)
+	mw := median(mt.samples, wallOf)
 	fr, mr := medianInt(floor.rssKiB), medianInt(mt.rssKiB)
-	wallRatio := float64(mw) / float64(fw)
-	fmt.Fprintf(out, "  wall monitoring-token/floor = %.3f (target <= %.2f) %s\n", wallRatio, maxWallRatio, verdict(wallRatio <= maxWallRatio))
 	fmt.Fprintf(out, "  RSS  monitoring-token-floor = %+d KiB, ratio %.3f (target <= +%d KiB) %s\n", mr-fr, float64(mr)/float64(fr), maxExtraRSSKiB, verdict(mr-fr <= maxExtraRSSKiB))
 	withMetrics, hit := variants[3], variants[4]
 	metricsCost := time.Duration(median(withMetrics.samples, wallOf) - mw)
@@ -257,14 +276,42 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-// copyExecutable copies the executable at path into dir and returns the
-// copy's path.
-func copyExecutable(path, dir string) (string, error) {
+// printWall prints the wall times of the variants (and their peak RSS when
+// rssNote is given), the ratio to the floor and, with -ab, the ratio of
+// the two builds.
+func printWall(out io.Writer, cfg *config, variants []*variant, rssNote []string) {
+	delay := ""
+	if cfg.delay > 0 {
+		delay = fmt.Sprintf(", locate answering after %v", cfg.delay)
+	}
+	fmt.Fprintf(out, "whole run, %d runs each in shuffled rounds%s (median wall, p90 wall%s):\n", cfg.n, delay, strings.Join(rssNote, ""))
+	for _, v := range variants {
+		fmt.Fprintf(out, "  %-17s %9v %9v", v.name,
+			time.Duration(median(v.samples, wallOf)).Round(time.Microsecond),
+			time.Duration(quantile(v.samples, wallOf, 0.9)).Round(time.Microsecond))
+		if rssNote != nil {
+			fmt.Fprintf(out, " %8d KiB", medianInt(v.rssKiB))
+		}
+		fmt.Fprintln(out)
+	}
+	fw, mw := median(variants[1].samples, wallOf), median(variants[2].samples, wallOf)
+	wallRatio := float64(mw) / float64(fw)
+	fmt.Fprintf(out, "  wall monitoring-token/floor = %.3f (target <= %.2f) %s\n", wallRatio, maxWallRatio, verdict(wallRatio <= maxWallRatio))
+	if cfg.ab != "" {
+		ab := variants[len(variants)-1]
+		aw := median(ab.samples, wallOf)
+		fmt.Fprintf(out, "  wall -ab/monitoring-token = %.3f (%+v a run; a change pays when it saves >= 2%%)\n", float64(aw)/float64(mw), time.Duration(aw-mw).Round(time.Microsecond))
+	}
+}
+
+// copyExecutable copies the executable at path into dir under name and
+// returns the copy's path.
+func copyExecutable(path, dir, name string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	dst := filepath.Join(dir, filepath.Base(path))
+	dst := filepath.Join(dir, name)
 	return dst, os.WriteFile(dst, b, 0o755)
 }
 

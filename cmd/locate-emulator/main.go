@@ -2,7 +2,8 @@
 // a process, for demos and CI smoke tests of monitoring-token.
 //
 // It prints the monitoring prefix to give monitoring-token as its locate URL
-// and serves until SIGINT or SIGTERM. With -generate-key it makes a key pair
+// (on stdout, or on stderr when it runs a command, so that the command's
+// output stays its own) and serves until SIGINT or SIGTERM. With -generate-key it makes a key pair
 // for the run, so that a script needs no key of its own:
 //
 //	locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url &
@@ -13,6 +14,10 @@
 // command's environment, and exits with the command's status:
 //
 //	locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- ./probe.sh
+//	eval "$(locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -print)"
+//
+// -delay and -clock-offset play a distant locate and one whose clock
+// differs from this host's.
 //
 // To probe a local server, such as an ndt-server started with
 // -token.verify-key=/tmp/locate.pub.jwk, -service-addr points the URLs it
@@ -35,6 +40,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	accesstoken "github.com/m-lab/access/token"
@@ -61,8 +67,9 @@ const usageText = `Usage:
   locate-emulator [flags] [--] COMMAND [ARG...]
 
 Serves locate's monitoring endpoint, checking tokens as locate does, and
-prints its URL (the monitoring prefix) once listening. Runs until SIGINT or
-SIGTERM or, given a command, until the command exits. The command gets
+prints its URL (the monitoring prefix) once listening: on stdout, or on
+stderr when it runs a command, whose stdout stays its own. Runs until SIGINT
+or SIGTERM or, given a command, until the command exits. The command gets
 LOCATE_URL and MONITORING_SIGNER_KEY in its environment (a throwaway key
 pair is made when no key flag is given) and its exit status is returned.
 
@@ -75,6 +82,7 @@ URLs at it with -service-addr.
 Examples:
   locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url
   locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -- ./probe.sh
+  eval "$(locate-emulator -- monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -print)"
   locate-emulator -generate-key /tmp/key.jwk -url-file /tmp/locate-url -service-addr 127.0.0.1:4443 -locate-public-key /tmp/locate.pub.jwk
 
 Flags:
@@ -105,6 +113,9 @@ type config struct {
 	serviceAddr string
 	// locatePublicKey is where to write the public JWK of locate's key.
 	locatePublicKey string
+	// delay is added before every answer; clockOffset sets the
+	// emulator's clock ahead of this host's.
+	delay, clockOffset time.Duration
 	// command, when set, runs while the emulator serves.
 	command []string
 }
@@ -127,15 +138,21 @@ func main() {
 }
 
 // run serves the emulator until ctx is done and returns the exit status. It
-// writes the emulator's URL to stdout once listening, and one line to stderr
-// if it fails.
+// writes the emulator's URL to stdout once listening (to stderr when it
+// runs a command), and one line to stderr if it fails.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err == nil {
-		err = serve(ctx, cfg, stdout)
+		urlOut := stdout
+		if len(cfg.command) > 0 {
+			// The command's stdout is the caller's: eval "$(locate-emulator
+			// -- monitoring-token … -print)" must get the exports alone.
+			urlOut = stderr
+		}
+		err = serve(ctx, cfg, urlOut)
 	}
 	if err == nil {
 		return exitOK
@@ -165,6 +182,8 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	flags.StringVar(&cfg.urlFile, "url-file", "", "once listening, write the URL to `PATH` (atomically, so a script can wait for it to appear; removed at exit)")
 	flags.StringVar(&cfg.serviceAddr, "service-addr", "", "make every service URL point at `HOST:PORT` (e.g. a local ndt-server's 127.0.0.1:4443) instead of the machine's service hostname; locate's token still names the machine")
 	flags.StringVar(&cfg.locatePublicKey, "locate-public-key", "", "once listening, write the public JWK that verifies the emulator's access tokens to `PATH` (ndt-server -token.verify-key; written before the URL file; removed at exit)")
+	flags.DurationVar(&cfg.delay, "delay", 0, "wait `DURATION` before every answer, as a distant locate would (e.g. 20ms)")
+	flags.DurationVar(&cfg.clockOffset, "clock-offset", 0, "run the emulator's clock `DURATION` ahead of this host's (negative: behind): its Date header, the time it checks tokens' expiry against and its tokens' expiry; 75s plays a host whose clock is 75 s behind locate's")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -178,6 +197,8 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	switch {
 	case len(cfg.verifyKeys) == 0 && cfg.generateKey == "" && len(cfg.command) == 0:
 		return cfg, &usageError{"no key to verify tokens with: give -verify-key PUBLIC.jwk or -generate-key PATH"}
+	case cfg.delay < 0:
+		return cfg, &usageError{fmt.Sprintf("-delay %v is negative", cfg.delay)}
 	}
 	// The output files are removed and replaced, so each must have a path
 	// of its own.
@@ -201,9 +222,9 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// serve runs the emulator until ctx is done. Files it creates are removed
-// when it returns.
-func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
+// serve runs the emulator until ctx is done, writing its URL to urlOut once
+// listening. Files it creates are removed when it returns.
+func serve(ctx context.Context, cfg config, urlOut io.Writer) (err error) {
 	if len(cfg.command) > 0 {
 		// Fail before serving, not after printing the URL.
 		if _, err := osexec.LookPath(cfg.command[0]); err != nil {
@@ -242,7 +263,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 		}
 	}
 
-	srv, err := locatetest.Config{Addr: cfg.listen, VerifyKeys: keys, ServiceAddr: cfg.serviceAddr}.Start()
+	srv, err := locatetest.Config{Addr: cfg.listen, VerifyKeys: keys, ServiceAddr: cfg.serviceAddr, Delay: cfg.delay, ClockOffset: cfg.clockOffset}.Start()
 	switch {
 	case errors.Is(err, accesstoken.ErrDuplicateKeyID):
 		return fmt.Errorf("%w; every -verify-key needs a kid of its own", err)
@@ -272,7 +293,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 		}
 		defer cleanup(cfg.urlFile, &err)
 	}
-	if _, err := fmt.Fprintln(stdout, srv.URL); err != nil {
+	if _, err := fmt.Fprintln(urlOut, srv.URL); err != nil {
 		return fmt.Errorf("print URL: %w", err)
 	}
 

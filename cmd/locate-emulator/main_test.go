@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -195,8 +196,8 @@ func TestRunGenerateKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadSigner(generated key) = %v", err)
 	}
-	if signer.Algorithm() != "EdDSA" {
-		t.Errorf("generated key algorithm = %s, want EdDSA", signer.Algorithm())
+	if tok, err := signer.Sign(machine, time.Now().Add(time.Minute)); err != nil || !strings.HasPrefix(token.Describe(tok), "alg=EdDSA ") {
+		t.Errorf("generated key signs %q, %v; want EdDSA", token.Describe(tok), err)
 	}
 	checkServiceURL(t, askLocate(t, base, signer))
 
@@ -244,8 +245,8 @@ func TestRunVerifyKeys(t *testing.T) {
 	urlPath := filepath.Join(dir, "locate-url")
 	e := startRun(t, append(args, "-url-file", urlPath)...)
 	base := e.waitURLFile(t, urlPath, "")
-	for _, s := range signers {
-		t.Run(s.Algorithm(), func(t *testing.T) {
+	for i, s := range signers {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			checkServiceURL(t, askLocate(t, base, s))
 		})
 	}
@@ -351,6 +352,7 @@ func TestRunRefuses(t *testing.T) {
 		{name: "duplicate kid", args: []string{"-verify-key", path("pub.jwk"), "-verify-key", path("other.jwk")}, code: 1, msg: "Duplicate KeyID found: same; every -verify-key needs a kid of its own"},
 		{name: "bad listen address", args: []string{"-verify-key", path("pub.jwk"), "-listen", "127.0.0.1:99999"}, code: 1, msg: "127.0.0.1:99999"},
 		{name: "key file exists", args: []string{"-generate-key", path("existing.jwk")}, code: 1, msg: path("existing.jwk") + " already exists"},
+		{name: "negative delay", args: []string{"-verify-key", path("pub.jwk"), "-delay", "-1ms"}, code: 2, msg: "-delay -1ms is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -499,8 +501,9 @@ func TestRunCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 2 || lines[0] != strings.TrimSpace(stdout.String()) || !strings.HasSuffix(lines[0], "/v2/platform/monitoring/") {
-		t.Fatalf("command saw %q; emulator printed %q", lines, stdout.String())
+	// With a command, the URL goes to stderr: stdout is the command's.
+	if len(lines) != 2 || lines[0] != strings.TrimSpace(stderr.String()) || stdout.String() != "" || !strings.HasSuffix(lines[0], "/v2/platform/monitoring/") {
+		t.Fatalf("command saw %q; emulator printed %q on stdout and %q on stderr", lines, stdout.String(), stderr.String())
 	}
 	if _, err := os.Stat(lines[1]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("throwaway key %s left behind after the command: %v", lines[1], err)

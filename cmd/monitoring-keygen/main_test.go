@@ -83,8 +83,8 @@ func TestRunWritesUsableKeyPair(t *testing.T) {
 			if err != nil {
 				t.Fatalf("token.NewSigner(private file) = %v", err)
 			}
-			if signer.Algorithm() != tt.alg {
-				t.Errorf("signer algorithm = %q, want %q", signer.Algorithm(), tt.alg)
+			if tok, err := signer.Sign("mlab1-lga01.mlab-oti.measurement-lab.org", time.Now().Add(time.Minute)); err != nil || !strings.HasPrefix(token.Describe(tok), "alg="+tt.alg+" ") {
+				t.Errorf("the private key signs %q, %v; want alg %s", token.Describe(tok), err, tt.alg)
 			}
 			if _, err := accesstoken.NewSigner(privJWK); err != nil {
 				t.Errorf("m-lab/access token.NewSigner(private file) = %v", err)

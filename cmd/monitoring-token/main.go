@@ -154,6 +154,49 @@ type prober struct {
 	stopWatch func()
 	release   func()    // ends the timeout and the watch
 	finished  time.Time // when the probe ended
+
+	// clockBehind is how far this host's clock is behind locate's, from
+	// the Date of locate's last answer, when clockKnown.
+	clockBehind time.Duration
+	clockKnown  bool
+}
+
+// attempted counts a request to locate and reads its answer's Date.
+func (p *prober) attempted(a locate.Attempt) {
+	p.out.attempts, p.out.httpStatus = p.out.attempts+1, a.Status
+	if behind, ok := a.ClockBehind(); ok {
+		p.clockBehind, p.clockKnown = behind, true
+		logx.Debug.Printf("locate answered HTTP %d dated %s: %s", a.Status, a.Date.UTC().Format(time.RFC3339), clockSkew(behind))
+	}
+}
+
+// clockSkew says how this host's clock compares with locate's.
+func clockSkew(behind time.Duration) string {
+	secs := int64(behind.Round(time.Second) / time.Second)
+	switch {
+	case behind > time.Second:
+		return fmt.Sprintf("this host's clock is %d s behind locate's", secs)
+	case behind < -time.Second:
+		return fmt.Sprintf("this host's clock is %d s ahead of locate's", -secs)
+	}
+	return "this host's clock agrees with locate's (to a second)"
+}
+
+// unauthorized explains locate's 401 by what the clocks say: a clock far
+// enough behind that locate takes the token for expired (it allows no
+// leeway), or else the key.
+func (p *prober) unauthorized(err error, kid string) error {
+	lifetime := p.cfg.tokenLifetime
+	checkKey := fmt.Sprintf("check that locate holds the public key for kid %q and that the key file is the one registered", kid)
+	switch {
+	case !p.clockKnown:
+		return fmt.Errorf("%w; %s, and that this host's clock is not behind by more than -token-lifetime (%v)", err, checkKey, lifetime)
+	case p.clockBehind > time.Second && p.clockBehind+time.Second >= lifetime:
+		return fmt.Errorf("%w; %s; tokens live %v (-token-lifetime), so locate takes them for expired: set this host's clock (NTP)", err, clockSkew(p.clockBehind), lifetime)
+	case p.clockBehind > time.Second:
+		return fmt.Errorf("%w; %s, but tokens live %v (-token-lifetime), so the clock is not why: %s", err, clockSkew(p.clockBehind), lifetime, checkKey)
+	}
+	return fmt.Errorf("%w; %s, so %s", err, clockSkew(p.clockBehind), checkKey)
 }
 
 // locateFailure marks an error of the locate phase: locate unreachable,
@@ -212,11 +255,7 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 	cfg, ctx, sigs := p.cfg, p.ctx, p.sigs
 	client := locate.NewClient(cfg.locateURL)
 	client.Insecure = cfg.insecure
-	client.Attempted = func(status int) { p.out.attempts, p.out.httpStatus = p.out.attempts+1, status }
-	if cfg.serviceURL {
-		// DNS and the TCP handshake go on while the key is read.
-		client.Preconnect(ctx)
-	}
+	client.Attempted = p.attempted
 	vars, err := p.variables(wctx, client)
 	p.stopWatch()
 	var stopped *exec.SignalError
@@ -312,7 +351,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	answer, err := client.Get(ctx, cfg.service, sign)
 	p.out.locate += time.Since(started) - (p.out.sign - signedBefore)
 	if errors.Is(err, locate.ErrUnauthorized) {
-		err = fmt.Errorf("%w; check that locate holds the public key for kid %q, that this host's clock is not behind by more than -token-lifetime (%v), and the key file", err, signer.KeyID(), cfg.tokenLifetime)
+		err = p.unauthorized(err, signer.KeyID())
 	}
 	if err != nil {
 		return nil, &locateFailure{err}
@@ -377,8 +416,6 @@ func explain(err error) string {
 		return msg + "; choose one with -service-url-key-name or -export"
 	case errors.As(err, &problem) && problem.Title == "Must provide access_token":
 		return msg + "; locate hands monitoring tokens only for ndt/ndt7 and wehe/replay, check -service"
-	case errors.Is(err, context.DeadlineExceeded) && errors.As(err, new(*locateFailure)) && !errors.Is(err, token.ErrKeyReadStopped):
-		return msg + "; locate did not answer within -timeout"
 	}
 	return msg
 }

@@ -67,6 +67,14 @@ type Config struct {
 	// changes: the answer's machine and hostname, and locate's access token
 	// in the URLs, still name the machine that was asked for.
 	ServiceAddr string
+	// ClockOffset sets the emulator's clock ahead of this host's (behind
+	// when negative): its Date header, the time its token verifier checks
+	// expiry against, and the expiry of its own access tokens. An offset of
+	// 75s plays a locate whose clock this host is 75 s behind.
+	ClockOffset time.Duration
+	// Delay is added before every answer, injected ones included, to play
+	// a locate that is far away.
+	Delay time.Duration
 }
 
 // Server is a running emulator.
@@ -79,6 +87,8 @@ type Server struct {
 	signer      jose.Signer
 	publicKey   []byte
 	serviceAddr string
+	clockOffset time.Duration
+	delay       time.Duration
 
 	mu       sync.Mutex
 	requests int
@@ -97,11 +107,11 @@ func (c Config) Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, s, err := newServer(c.VerifyKeys)
+	h, s, err := newServer(c.VerifyKeys, c.ClockOffset)
 	if err != nil {
 		return nil, err
 	}
-	s.serviceAddr = serviceAddr
+	s.serviceAddr, s.delay = serviceAddr, c.Delay
 	addr := c.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -116,7 +126,7 @@ func (c Config) Start() (*Server, error) {
 	return s, nil
 }
 
-func newServer(verifyKeys [][]byte) (http.Handler, *Server, error) {
+func newServer(verifyKeys [][]byte, clockOffset time.Duration) (http.Handler, *Server, error) {
 	if len(verifyKeys) == 0 {
 		return nil, nil, errors.New("emulator needs at least one public verify key")
 	}
@@ -128,7 +138,7 @@ func newServer(verifyKeys [][]byte) (http.Handler, *Server, error) {
 	for svc := range services {
 		enforced[Prefix+svc] = true
 	}
-	tc, err := controller.NewTokenController(verifier, true, expected, enforced)
+	tc, err := controller.NewTokenController(&offsetVerifier{verifier, clockOffset}, true, expected, enforced)
 	if err != nil {
 		return nil, nil, fmt.Errorf("emulator token controller: %w", err)
 	}
@@ -136,11 +146,27 @@ func newServer(verifyKeys [][]byte) (http.Handler, *Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &Server{signer: signer, publicKey: public}
+	s := &Server{signer: signer, publicKey: public, clockOffset: clockOffset}
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, tc.Limit(http.HandlerFunc(s.monitoring)))
 	return s.count(mux), s, nil
 }
+
+// offsetVerifier is m-lab/access's verifier, checking tokens against the
+// emulator's clock: the token controller asks it with this host's time.
+type offsetVerifier struct {
+	*accesstoken.Verifier
+	offset time.Duration
+}
+
+// Verify checks tok as the real verifier does, at the emulator's time.
+func (v *offsetVerifier) Verify(tok string, exp jwt.Expected) (*jwt.Claims, error) {
+	exp.Time = exp.Time.Add(v.offset)
+	return v.Verifier.Verify(tok, exp)
+}
+
+// now is the emulator's clock.
+func (s *Server) now() time.Time { return time.Now().Add(s.clockOffset) }
 
 // newLocateKey makes the key locate signs its access tokens with: EdDSA,
 // with its RFC 7638 thumbprint as kid, which goes in every token's header
@@ -212,9 +238,21 @@ func (s *Server) Inject(h ...http.HandlerFunc) {
 	s.injected = append(s.injected, h...)
 }
 
-// count counts requests and hands them to an injected handler if one waits.
+// count counts requests and hands them to an injected handler if one waits,
+// after the Delay, with a Date header from the emulator's clock.
 func (s *Server) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if s.delay > 0 {
+			t := time.NewTimer(s.delay)
+			select {
+			case <-t.C:
+			case <-req.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		// net/http sets Date only when the handler has not.
+		rw.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 		s.mu.Lock()
 		s.requests++
 		var h http.Handler = next
@@ -298,7 +336,7 @@ func (s *Server) accessToken(machine string) (string, error) {
 		Issuer:   "locate",
 		Subject:  "monitoring",
 		Audience: jwt.Audience{machine},
-		Expiry:   jwt.NewNumericDate(time.Now().Add(time.Minute)),
+		Expiry:   jwt.NewNumericDate(s.now().Add(time.Minute)),
 		ID:       hex.EncodeToString(id),
 	}
 	return jwt.Signed(s.signer).Claims(cl).Serialize()
