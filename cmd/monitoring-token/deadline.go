@@ -7,6 +7,7 @@ import (
 	"log"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/monitoring-token/monitoring-token/exec"
@@ -37,12 +38,12 @@ const killAfterShare = 10
 // that is not a Unix time is warned about and ignored: it cannot come from
 // the exporter. A deadline that leaves no time is an error; nothing runs.
 func (cfg *config) fitDeadline(raw string, now time.Time) error {
-	sec, err := strconv.ParseFloat(raw, 64)
-	if err != nil || math.IsNaN(sec) || sec <= 0 || sec > math.MaxInt64/1e9 {
+	deadline, ok := parseUnixTime(raw)
+	if !ok {
 		log.Printf("warning: %s=%q is not a Unix time; ignored", scriptDeadlineVar, raw)
 		return nil
 	}
-	cfg.deadline = time.Unix(0, int64(sec*1e9))
+	cfg.deadline = deadline
 	left := cfg.deadline.Sub(now) - deadlineMargin
 	if left <= 0 {
 		return fmt.Errorf("%s %s leaves %v, not more than the %v margin monitoring-token keeps; nothing was run: raise scrape_timeout (and the exporter's timeout)",
@@ -67,4 +68,22 @@ func (cfg *config) deadlineReached(err error) error {
 	}
 	return fmt.Errorf("%w; the exporter's %s %s cut -timeout to %v and -kill-after to %v: raise scrape_timeout",
 		err, scriptDeadlineVar, cfg.deadline.Format(time.RFC3339Nano), cfg.timeout.Round(time.Millisecond), cfg.killAfter.Round(time.Millisecond))
+}
+
+// parseUnixTime parses fractional Unix seconds, as script_exporter writes
+// them ("1700000000.123456"), to the nanosecond: a float64 holds a current
+// time only to about 0.2 µs. Other forms strconv.ParseFloat accepts are
+// taken as floats.
+func parseUnixTime(raw string) (time.Time, bool) {
+	sec, err := strconv.ParseFloat(raw, 64)
+	if err != nil || math.IsNaN(sec) || sec <= 0 || sec >= math.MaxInt64/1e9 {
+		return time.Time{}, false
+	}
+	whole, frac, _ := strings.Cut(raw, ".")
+	w, werr := strconv.ParseInt(whole, 10, 64)
+	n, nerr := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+	if werr != nil || nerr != nil || len(frac) > 0 && frac[0] == '+' {
+		return time.Unix(0, int64(sec*1e9)), true
+	}
+	return time.Unix(w, n), true
 }
