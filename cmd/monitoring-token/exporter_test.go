@@ -287,6 +287,7 @@ func TestFitDeadline(t *testing.T) {
 		{name: "Prometheus' default 10s scrape", timeout: 60 * time.Second, killAfter: 5 * time.Second, deadline: at(9500 * time.Millisecond), wantTimeout: 8100 * time.Millisecond, wantKill: 900 * time.Millisecond, wantCut: true},
 		{name: "fits already", timeout: 20 * time.Second, killAfter: 2 * time.Second, deadline: at(25 * time.Second), wantTimeout: 20 * time.Second, wantKill: 2 * time.Second},
 		{name: "exactly fits", timeout: 20 * time.Second, killAfter: 2 * time.Second, deadline: at(22*time.Second + deadlineMargin), wantTimeout: 20 * time.Second, wantKill: 2 * time.Second},
+		{name: "kill-after pushes past it", timeout: 20 * time.Second, killAfter: 5 * time.Second, deadline: at(22*time.Second + deadlineMargin), wantTimeout: 19800 * time.Millisecond, wantKill: 2200 * time.Millisecond, wantCut: true},
 		{name: "short kill-after kept", timeout: 60 * time.Second, killAfter: 100 * time.Millisecond, deadline: at(10*time.Second + deadlineMargin), wantTimeout: 9900 * time.Millisecond, wantKill: 100 * time.Millisecond, wantCut: true},
 		{name: "past", timeout: time.Minute, killAfter: time.Second, deadline: at(-time.Second), wantTimeout: time.Minute, wantKill: time.Second, wantErr: true},
 		{name: "not a number", timeout: time.Minute, killAfter: time.Second, deadline: "x", wantTimeout: time.Minute, wantKill: time.Second},
@@ -300,5 +301,19 @@ func TestFitDeadline(t *testing.T) {
 				t.Errorf("timeout %v kill-after %v cut %v err %v; want %v %v %v error %v", cfg.timeout, cfg.killAfter, cfg.deadlineCut, err, tt.wantTimeout, tt.wantKill, tt.wantCut, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestReadEnvIsNotReadFromTheEnvironment: a variable cannot switch
+// -read-env, either way.
+func TestReadEnvIsNotReadFromTheEnvironment(t *testing.T) {
+	f := newFixture(t)
+	env := []string{"LOCATE_URL=" + f.emu.URL, "MONITORING_SIGNER_KEY=" + f.keyPath, "MONITORING_TOKEN_MACHINE=" + machine, "MONITORING_TOKEN_READ_ENV=false"}
+	if r := runBinary(t, env, "--", "true"); r.status != 0 {
+		t.Errorf("status %d stderr %q; MONITORING_TOKEN_READ_ENV=false turned the environment off", r.status, r.stderr)
+	}
+	env = append(env, "MONITORING_TOKEN_READ_ENV=true")
+	if r := runBinary(t, env[1:], append(f.flags("-read-env=false"), "--", "true")...); r.status != 0 || f.emu.Requests() != 1 {
+		t.Errorf("status %d stderr %q", r.status, r.stderr)
 	}
 }
