@@ -325,6 +325,7 @@ func TestREADMEExamples(t *testing.T) {
 		text := strings.ReplaceAll(b.text, "bin/", binDir+"/")
 		res := r.run(t, "", text, "LOCATE_URL=", "MONITORING_SIGNER_KEY=")
 		_, quoted, _ := strings.Cut(res.stdout, "export MONITORING_URL=")
+		quoted, _, _ = strings.Cut(quoted, "\n") // ndt7's SERVICE_URL follows
 		u, err := url.Parse(strings.Trim(strings.TrimSpace(quoted), "'"))
 		if res.status != 0 || err != nil || u.Host != "127.0.0.1:4443" || u.Path != "/ndt/v7/download" || u.Query().Get("early_exit") != "250" {
 			t.Fatalf("status %d, output %q", res.status, token.Redact(res.stdout))
