@@ -4,7 +4,9 @@ BIN := bin
 # Release build: static (without cgo there is no dynamic loader or libc to
 # start on every run, and the binary runs on any Linux), no local paths, no
 # symbol table or DWARF.
-RELEASE_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w'
+# The version -version prints: the release tag from git describe.
+RELEASE := $(shell git describe --tags --always --dirty 2>/dev/null)
+RELEASE_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -X main.release=$(RELEASE)'
 
 .PHONY: build test lint fuzz demo bench e2e mutate clean
 

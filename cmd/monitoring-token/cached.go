@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -93,6 +94,6 @@ func whyLocateFailed(err error, httpStatus int) string {
 // machine and service, which URLs go into which variables, and the command.
 func cacheKey(cfg *config) string {
 	parts := []string{cfg.locateURL.String(), cfg.machine, cfg.service, strconv.FormatBool(cfg.serviceURL),
-		cfg.urlKey, cfg.envName, cfg.exports.String(), cfg.exportAll, cfg.tokenEnvName, "--"}
+		cfg.urlKey, strings.Join(cfg.envNames, " "), cfg.exports.String(), cfg.exportAll, cfg.tokenEnvName, "--"}
 	return cache.Key(append(parts, cfg.command...)...)
 }

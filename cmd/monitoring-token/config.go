@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,8 +56,9 @@ var sharedNames = map[string]string{
 const keptForCommand = "LOGX_DEBUG"
 
 // notFromEnv lists flags that are never read from the environment: a stray
-// variable in a CI job must not turn a probe into a version print.
-var notFromEnv = map[string]bool{"version": true}
+// variable in a CI job must not turn a probe into a version print, and a
+// variable must not turn the environment back on (see -read-env).
+var notFromEnv = map[string]bool{"version": true, "read-env": true}
 
 // envNames returns the variables flag name is read from, the one that wins
 // first.
@@ -80,7 +82,8 @@ type config struct {
 	service       string
 	timeout       time.Duration
 	killAfter     time.Duration
-	envName       string
+	envName       string   // -env-name as given
+	envNames      []string // the variables that get the URL: -env-name's, or the service's defaults
 	serviceURL    bool
 	urlKey        string
 	tokenEnvName  string
@@ -95,9 +98,23 @@ type config struct {
 	metricsFile   string
 	insecure      bool
 	version       bool
+	readEnv       bool
 	debug         bool
 	// fromEnv names the variables whose values were used, as "NAME (-flag)".
 	fromEnv []string
+	// fromVar maps a flag whose value came from the environment to the
+	// variable it came from.
+	fromVar map[string]string
+	// onCommandLine holds the flags given on the command line.
+	onCommandLine map[string]bool
+	// ignored says which variables were ignored and why, for debug.
+	ignored []string
+	// warning is a line for stderr about the original's variables, or "".
+	warning string
+	// deadline is the exporter's SCRIPT_DEADLINE, or zero; deadlineCut
+	// says that -timeout or -kill-after was shortened to end before it.
+	deadline    time.Time
+	deadlineCut bool
 	// configVars are the configuration variables present in the
 	// environment, which the command does not inherit.
 	configVars []string
@@ -173,10 +190,10 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.StringVar(&cfg.service, "service", "ndt/ndt7", "`experiment/datatype` to ask locate for")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound on the run: key, locate request and command (add -kill-after for a command that ignores SIGTERM)")
 	fs.DurationVar(&cfg.killAfter, "kill-after", exec.DefaultKillAfter, "after -timeout or a forwarded signal, wait this long, then SIGKILL the command")
-	fs.StringVar(&cfg.envName, "env-name", "MONITORING_URL", "environment variable that receives the URL")
-	fs.BoolVar(&cfg.serviceURL, "service-url", true, "ask locate and export the service URL; false: export the locate request URL with the signed token instead")
-	fs.StringVar(&cfg.urlKey, "service-url-key-name", "", "`key` of the answer's urls to export (default per service, see below)")
-	fs.Var(&cfg.exports, "export", "`NAME=KEY`: export the answer's URL for KEY under NAME (repeatable; replaces -env-name)")
+	fs.StringVar(&cfg.envName, "env-name", "", "the one environment `variable` that receives the URL")
+	fs.BoolVar(&cfg.serviceURL, "service-url", true, "ask locate and export the service URL; false: export the locate request URL with the signed token instead, for a client that asks locate itself")
+	fs.StringVar(&cfg.urlKey, "service-url-key-name", "", "`key` of the answer's urls to export")
+	fs.Var(&cfg.exports, "export", "export the answer's URL for KEY under NAME (repeatable; replaces -env-name)")
 	fs.StringVar(&cfg.exportAll, "export-all", "", "export every URL of the answer under `PREFIX`_ and a name made from its key")
 	fs.StringVar(&cfg.tokenEnvName, "token-env-name", "", "if set, also export locate's access_token under this `name`")
 	fs.DurationVar(&cfg.tokenLifetime, "token-lifetime", time.Minute, "expiry of the signed token (1s to 1h)")
@@ -184,17 +201,21 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.BoolVar(&cfg.showOutput, "show-output", false, "show the command's stdout and stderr (debug shows them too)")
 	fs.StringVar(&cfg.cacheDir, "cache-dir", "", "keep each probe's success in `DIR` for -cache-ttl, and run one probe at a time per machine (off when empty)")
 	fs.DurationVar(&cfg.cacheTTL, "cache-ttl", 10*time.Minute, "how long a success is kept, at most (1s to 24h); each is kept between half this and this")
-	fs.DurationVar(&cfg.staleIfError, "stale-if-error", 0, "when locate fails or refuses the token, exit 0 if the last success is younger than this (needs -cache-dir; 0: off)")
-	fs.StringVar(&cfg.metricsFile, "metrics-file", "", "write the probe's metrics to `PATH` for node_exporter's textfile collector (e.g. /var/lib/node_exporter/ndt7_mlab1-lga01.prom)")
+	fs.DurationVar(&cfg.staleIfError, "stale-if-error", 0, "when locate fails or refuses the token, exit 0 if the last success is younger than this (needs -cache-dir)")
+	fs.StringVar(&cfg.metricsFile, "metrics-file", "", "write the probe's metrics to `PATH` for node_exporter's textfile collector (e.g. /var/lib/node_exporter/ndt7_mlab1-lga01.prom), or - for stdout once the run ends, for script_exporter v3 (the command's stdout then goes to stderr or nowhere)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow plain http to a -locate-url that is not loopback")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.BoolVar(&cfg.readEnv, "read-env", true, "read configuration from the environment; false reads none, for an exporter whose scrapes can set variables (only SCRIPT_DEADLINE is still read)")
 	fs.Var(boolValue{&logx.LogxDebug}, "logx.debug", "debug log on stderr; the command's output is shown")
 	return fs
 }
 
 // parseConfig reads flags from args and then, for flags not given there,
-// from the environment (see envNames). Empty variables count as unset.
-func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config, error) {
+// from the environment (see envNames) unless -read-env=false. Empty
+// variables count as unset. SCRIPT_DEADLINE is read in any case, and only
+// ever shortens the run (see fitDeadline); now is the time it is measured
+// from.
+func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.Time) (*config, error) {
 	cfg := &config{}
 	var rawURL string
 	fs := newFlagSet(cfg, &rawURL)
@@ -205,29 +226,31 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 		return nil, usagef("%v", err)
 	}
 	cfg.command = fs.Args()
+	cfg.onCommandLine = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { cfg.onCommandLine[f.Name] = true })
 
 	// flagx.ArgsFromEnv would do this, but it logs flag values when a flag
 	// is set twice; values may be secrets, so only names are kept here.
-	onCommandLine := flagx.AssignedFlags(fs)
+	cfg.fromVar = map[string]string{}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		used := false
 		for _, name := range envNames(f.Name) {
 			value, ok := lookupEnv(name)
 			if !ok {
 				continue
 			}
+			// Present configuration is never passed on, read or not.
 			if name != keptForCommand {
 				cfg.configVars = append(cfg.configVars, name)
 			}
-			if _, given := onCommandLine[f.Name]; given || used || value == "" || envErr != nil {
+			if !cfg.readEnv || cfg.onCommandLine[f.Name] || cfg.fromVar[f.Name] != "" || value == "" || envErr != nil {
 				continue
 			}
 			if err := fs.Set(f.Name, value); err != nil {
 				envErr = usagef("environment variable %s: invalid value for -%s: %v", name, f.Name, err)
 				continue
 			}
-			used = true
+			cfg.fromVar[f.Name] = name
 			cfg.fromEnv = append(cfg.fromEnv, fmt.Sprintf("%s (-%s)", name, f.Name))
 		}
 	})
@@ -241,60 +264,122 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 	if cfg.version {
 		return cfg, nil
 	}
-	if err := cfg.validate(rawURL); err != nil {
-		return nil, err
+	if cfg.readEnv {
+		cfg.warning = renamedVariables(lookupEnv, cfg.set)
+	}
+	if err := cfg.validate(fs, rawURL); err != nil {
+		return cfg, err
+	}
+	if raw, ok := lookupEnv(scriptDeadlineVar); ok && raw != "" {
+		if err := cfg.fitDeadline(raw, now); err != nil {
+			return cfg, err
+		}
 	}
 	return cfg, nil
 }
 
+// origin names where flag name's value came from, for messages: "-name",
+// or "-name (from VARIABLE)".
+func (cfg *config) origin(name string) string {
+	if v := cfg.fromVar[name]; v != "" {
+		return "-" + name + " (from " + v + ")"
+	}
+	return "-" + name
+}
+
+// renamedVariables returns a warning naming the variables of m-lab/locate's
+// monitoring-token that are set but no longer read, each with the variable
+// that replaces it, or "" when there are none. A variable whose setting was
+// given another way (set) is not named. SERVICE_URL holding anything but
+// a boolean is ndt7-client's -service-url, and TIMEOUT is a client's too,
+// so neither is named.
+func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool) string {
+	var old, replacements []string
+	for _, r := range [...]struct{ name, flag string }{
+		{"MACHINE", "machine"},
+		{"SERVICE", "service"},
+		{"ENV_NAME", "env-name"},
+		{"SERVICE_URL", "service-url"},
+		{"SERVICE_URL_KEY_NAME", "service-url-key-name"},
+	} {
+		value, ok := lookupEnv(r.name)
+		if !ok || value == "" || set[r.flag] {
+			continue
+		}
+		if _, err := strconv.ParseBool(value); r.name == "SERVICE_URL" && err != nil {
+			continue
+		}
+		old = append(old, r.name)
+		replacements = append(replacements, envPrefix+flagx.MakeShellVariableName(r.flag))
+	}
+	if len(old) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("warning: %s set but not read (the original monitoring-token's names); use %s",
+		strings.Join(old, ", "), strings.Join(replacements, ", "))
+}
+
 // validate checks everything that can be checked before any file is read or
-// any host contacted.
-func (cfg *config) validate(rawURL string) error {
+// any host contacted, and settles the defaults that depend on the service.
+// fs is the flag set, for dropping values taken from the environment.
+func (cfg *config) validate(fs *flag.FlagSet, rawURL string) error {
 	switch {
 	case cfg.print && len(cfg.command) > 0:
 		return usagef("-print prints the variables instead of running a command; give one or the other")
 	case !cfg.print && len(cfg.command) == 0:
-		return usagef("no command given; put it after the flags, e.g. monitoring-token -machine=%s -env-name=SERVICE_URL -- ndt7-client", exampleMachine)
+		return usagef("no command given; put it after the flags, e.g. monitoring-token -machine=%s -- ndt7-client", exampleMachine)
 	case cfg.keyPath == "":
 		return usagef("-monitoring-signer-key (or MONITORING_SIGNER_KEY) is required: the path of the private JWK")
 	case cfg.machine == "":
 		return usagef("-machine (or %sMACHINE) is required, e.g. -machine=%s", envPrefix, exampleMachine)
 	}
-	machine, err := canonicalMachine(cfg.machine)
+	machine, err := canonicalMachine(cfg.machine, cfg.origin("machine"))
 	if err != nil {
 		return err
 	}
 	if machine != cfg.machine {
 		cfg.givenMachine, cfg.machine = cfg.machine, machine
 	}
-	if err := checkService(cfg.service); err != nil {
+	if err := checkService(cfg.service, cfg.origin("service")); err != nil {
 		return err
 	}
-	u, err := parseLocateURL(rawURL, cfg.insecure)
+	u, err := parseLocateURL(rawURL, cfg.insecure, cfg.origin("locate-url"))
 	if err != nil {
 		return err
 	}
 	cfg.locateURL = u
 	if cfg.tokenLifetime < minTokenLifetime || cfg.tokenLifetime > maxTokenLifetime {
-		return usagef("-token-lifetime %v is out of range; use %v to %v", cfg.tokenLifetime, minTokenLifetime, maxTokenLifetime)
+		return usagef("%s %v is out of range; use %v to %v", cfg.origin("token-lifetime"), cfg.tokenLifetime, minTokenLifetime, maxTokenLifetime)
 	}
 	if cfg.timeout <= 0 {
-		return usagef("-timeout %v must be positive", cfg.timeout)
+		return usagef("%s %v must be positive", cfg.origin("timeout"), cfg.timeout)
 	}
 	if cfg.killAfter <= 0 {
-		return usagef("-kill-after %v must be positive", cfg.killAfter)
+		return usagef("%s %v must be positive", cfg.origin("kill-after"), cfg.killAfter)
 	}
 	if cfg.cacheTTL < minCacheTTL || cfg.cacheTTL > maxCacheTTL {
-		return usagef("-cache-ttl %v is out of range; use %v to %v", cfg.cacheTTL, minCacheTTL, maxCacheTTL)
+		return usagef("%s %v is out of range; use %v to %v", cfg.origin("cache-ttl"), cfg.cacheTTL, minCacheTTL, maxCacheTTL)
 	}
 	if cfg.staleIfError < 0 {
-		return usagef("-stale-if-error %v must not be negative", cfg.staleIfError)
+		return usagef("%s %v must not be negative", cfg.origin("stale-if-error"), cfg.staleIfError)
 	}
-	if cfg.metricsFile != "" && !strings.HasSuffix(cfg.metricsFile, ".prom") {
-		return usagef("-metrics-file %s does not end in .prom, and node_exporter's textfile collector reads nothing else", cfg.metricsFile)
+	if cfg.metricsFile != "" && cfg.metricsFile != metricsStdout && !strings.HasSuffix(cfg.metricsFile, ".prom") {
+		return usagef("%s %s does not end in .prom, and node_exporter's textfile collector reads nothing else (- writes to stdout)", cfg.origin("metrics-file"), cfg.metricsFile)
 	}
-	if err := cfg.checkModes(); err != nil {
+	defaults := defaultsFor(cfg.service)
+	if !cfg.set["service-url"] {
+		cfg.serviceURL = defaults.serviceURL || cfg.anyOnCommandLine(serviceURLOnly...)
+	}
+	if err := cfg.checkModes(fs); err != nil {
 		return err
+	}
+	switch {
+	case cfg.set["env-name"]:
+		cfg.envNames = []string{cfg.envName}
+	case cfg.serviceURL:
+		cfg.envNames = defaults.envNames
+	default:
+		cfg.envNames = []string{defaultEnvName}
 	}
 	if err := cfg.checkNames(); err != nil {
 		return err
@@ -305,24 +390,47 @@ func (cfg *config) validate(rawURL string) error {
 	return nil
 }
 
-// checkModes refuses flags that would have no effect in the mode chosen, so
-// that nobody believes they took effect.
-func (cfg *config) checkModes() error {
+// metricsStdout as -metrics-file writes the metrics to stdout.
+const metricsStdout = "-"
+
+// serviceURLOnly are the flags that mean something only in service-URL
+// mode; on the command line, each selects it for a service whose client
+// asks locate itself.
+var serviceURLOnly = []string{"service-url-key-name", "token-env-name", "export", "export-all"}
+
+// anyOnCommandLine reports whether one of flags is on the command line.
+func (cfg *config) anyOnCommandLine(flags ...string) bool {
+	return slices.ContainsFunc(flags, func(f string) bool { return cfg.onCommandLine[f] })
+}
+
+// checkModes refuses flags on the command line that would have no effect in
+// the mode chosen, so that nobody believes they took effect. The same flag
+// from the environment, which a pod may share between probes of several
+// kinds, is dropped, and debug says so.
+func (cfg *config) checkModes(fs *flag.FlagSet) error {
 	ignored := func(why string, flags ...string) error {
 		for _, f := range flags {
-			if cfg.set[f] {
+			switch {
+			case cfg.onCommandLine[f]:
 				return usagef("-%s has no effect %s; remove it", f, why)
+			case cfg.fromVar[f] != "":
+				cfg.ignored = append(cfg.ignored, fmt.Sprintf("%s (-%s has no effect %s)", cfg.fromVar[f], f, why))
+				cfg.drop(fs, f)
 			}
 		}
 		return nil
 	}
 	if !cfg.serviceURL {
-		if err := ignored("with -service-url=false: the command asks locate itself", "service-url-key-name", "token-env-name", "export", "export-all"); err != nil {
+		why := "with " + cfg.origin("service-url") + "=false: the command asks locate itself"
+		if !cfg.set["service-url"] {
+			why = "in " + cfg.service + "'s default mode, -service-url=false: the command asks locate itself"
+		}
+		if err := ignored(why, serviceURLOnly...); err != nil {
 			return err
 		}
 	}
 	if cfg.print {
-		if err := ignored("with -print: no command runs", "kill-after", "show-output", "cache-dir", "metrics-file"); err != nil {
+		if err := ignored("with "+cfg.origin("print")+": no command runs", "kill-after", "show-output", "cache-dir", "metrics-file"); err != nil {
 			return err
 		}
 	}
@@ -331,49 +439,81 @@ func (cfg *config) checkModes() error {
 			return err
 		}
 	}
+	if len(cfg.exports) > 0 && cfg.exportAll != "" {
+		switch {
+		case cfg.onCommandLine["export"] && !cfg.onCommandLine["export-all"]:
+			if err := ignored("with -export", "export-all"); err != nil {
+				return err
+			}
+		case cfg.onCommandLine["export-all"] && !cfg.onCommandLine["export"]:
+			if err := ignored("with -export-all", "export"); err != nil {
+				return err
+			}
+		default:
+			return usagef("give %s or %s, not both", cfg.origin("export"), cfg.origin("export-all"))
+		}
+	}
 	if len(cfg.exports) > 0 || cfg.exportAll != "" {
-		if err := ignored("with -export or -export-all, which name the variables themselves", "env-name", "service-url-key-name"); err != nil {
+		by := cfg.origin("export")
+		if cfg.exportAll != "" {
+			by = cfg.origin("export-all")
+		}
+		if err := ignored("with "+by+", which names the variables itself", "env-name", "service-url-key-name"); err != nil {
 			return err
 		}
 	}
-	if len(cfg.exports) > 0 && cfg.exportAll != "" {
-		return usagef("give -export or -export-all, not both")
-	}
 	return nil
+}
+
+// drop undoes flag name's value, taken from the environment.
+func (cfg *config) drop(fs *flag.FlagSet, name string) {
+	if name == "export" {
+		cfg.exports = nil
+	} else if f := fs.Lookup(name); f != nil {
+		f.Value.Set(f.DefValue) // the default parses, or the flag set would not work
+	}
+	delete(cfg.set, name)
+	delete(cfg.fromVar, name)
 }
 
 // checkNames checks every variable name the command will get, and that no
 // two are the same.
 func (cfg *config) checkNames() error {
-	names := map[string]string{} // variable → the flag that sets it
-	add := func(flagName, name string) error {
+	names := map[string]string{} // variable → what sets it
+	add := func(by, name string) error {
 		if !validEnvName(name) {
-			return usagef("-%s %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", flagName, name)
+			return usagef("%s %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", by, name)
 		}
 		if other, dup := names[name]; dup {
-			return usagef("-%s and -%s both name %s; choose two names", other, flagName, name)
+			return usagef("%s and %s both name %s; choose two names", other, by, name)
 		}
-		names[name] = flagName
+		names[name] = by
 		return nil
 	}
 	switch {
 	case cfg.exportAll != "":
-		if err := add("export-all", cfg.exportAll); err != nil {
+		if err := add(cfg.origin("export-all"), cfg.exportAll); err != nil {
 			return err
 		}
 	case len(cfg.exports) > 0:
 		for _, e := range cfg.exports {
-			if err := add("export", e.name); err != nil {
+			if err := add(cfg.origin("export"), e.name); err != nil {
 				return err
 			}
 		}
 	default:
-		if err := add("env-name", cfg.envName); err != nil {
-			return err
+		by := cfg.origin("env-name")
+		if !cfg.set["env-name"] {
+			by = "the default for " + cfg.service
+		}
+		for _, name := range cfg.envNames {
+			if err := add(by, name); err != nil {
+				return err
+			}
 		}
 	}
 	if cfg.tokenEnvName != "" {
-		return add("token-env-name", cfg.tokenEnvName)
+		return add(cfg.origin("token-env-name"), cfg.tokenEnvName)
 	}
 	return nil
 }
@@ -386,7 +526,7 @@ func (cfg *config) checkNames() error {
 // are lower-cased; v3 (autojoin) names stay whole, lower-cased, as locate
 // uses them. v1 names and anything else are refused, with a suggestion
 // where one can be made.
-func canonicalMachine(given string) (string, error) {
+func canonicalMachine(given, origin string) (string, error) {
 	lower := strings.TrimSuffix(strings.ToLower(given), ".")
 	name, err := host.Parse(lower)
 	switch {
@@ -396,21 +536,21 @@ func canonicalMachine(given string) (string, error) {
 		return lower, nil
 	case err == nil && name.Version == "v1":
 		name.Version, name.Project = "v2", "mlab-oti"
-		return "", usagef("-machine %q is an old (v1) name that locate does not know; use the v2 name, e.g. %s (mlab-oti is the production project)", given, name.String())
+		return "", usagef("%s %q is an old (v1) name that locate does not know; use the v2 name, e.g. %s (mlab-oti is the production project)", origin, given, name.String())
 	}
-	return "", usagef("-machine %q is not an M-Lab machine name; expected a name like %s", given, exampleMachine)
+	return "", usagef("%s %q is not an M-Lab machine name; expected a name like %s", origin, given, exampleMachine)
 }
 
 // checkService accepts "<experiment>/<datatype>" made of characters that
 // cannot change the meaning of the request path.
-func checkService(s string) error {
+func checkService(s, origin string) error {
 	exp, dt, ok := strings.Cut(s, "/")
 	valid := ok && exp != "" && dt != "" && !strings.Contains(dt, "/") && exp != "." && exp != ".." && dt != "." && dt != ".."
 	for _, r := range s {
 		valid = valid && (r == '/' || r == '-' || r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 	}
 	if !valid {
-		return usagef("-service %q is not of the form experiment/datatype, e.g. ndt/ndt7 or wehe/replay", s)
+		return usagef("%s %q is not of the form experiment/datatype, e.g. ndt/ndt7 or wehe/replay", origin, s)
 	}
 	return nil
 }
@@ -419,7 +559,7 @@ func checkService(s string) error {
 // token in clear text, so it is refused unless the host is loopback (an
 // emulator) or the operator said -insecure: locate.CheckEndpoint, the rule
 // every redirect follows too.
-func parseLocateURL(raw string, insecure bool) (*url.URL, error) {
+func parseLocateURL(raw string, insecure bool, origin string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err == nil {
 		err = locate.CheckEndpoint(u, insecure)
@@ -428,9 +568,9 @@ func parseLocateURL(raw string, insecure bool) (*url.URL, error) {
 	case err == nil:
 		return u, nil
 	case u == nil || errors.Is(err, locate.ErrNotHTTP):
-		return nil, usagef("-locate-url %q is not an absolute http(s) URL; the default is %s", raw, locate.DefaultURL)
+		return nil, usagef("%s %q is not an absolute http(s) URL; the default is %s", origin, raw, locate.DefaultURL)
 	}
-	return nil, usagef("-locate-url %s %v", u.Redacted(), err)
+	return nil, usagef("%s %s %v", origin, u.Redacted(), err)
 }
 
 // validEnvName reports whether name is a portable environment variable name.

@@ -27,7 +27,7 @@ func TestVariableNames(t *testing.T) {
 	}{
 		{
 			name:     "shared names and prefixed ones",
-			env:      []string{"LOCATE_URL=" + f.emu.URL, "MONITORING_SIGNER_KEY=" + f.keyPath, "MONITORING_TOKEN_MACHINE=" + machine, "MONITORING_TOKEN_SERVICE=wehe/replay"},
+			env:      []string{"LOCATE_URL=" + f.emu.URL, "MONITORING_SIGNER_KEY=" + f.keyPath, "MONITORING_TOKEN_MACHINE=" + machine, "MONITORING_TOKEN_SERVICE=wehe/replay", "MONITORING_TOKEN_SERVICE_URL=true"},
 			wantVar:  "MONITORING_URL",
 			wantHost: "wehe-" + machine + ":4443",
 		},
@@ -197,7 +197,6 @@ func TestFlagsWithoutEffect(t *testing.T) {
 		{name: "export without locate", args: f.flags("-service-url=false", "-export=A=x", "--", "true"), want: "-export has no effect with -service-url=false"},
 		{name: "kill-after with print", args: f.flags("-print", "-kill-after=1s"), want: "-kill-after has no effect with -print"},
 		{name: "show-output with print", args: f.flags("-print", "-show-output"), want: "-show-output has no effect with -print"},
-		{name: "from the environment too", args: f.flags("-print"), env: []string{"MONITORING_TOKEN_KILL_AFTER=1s"}, want: "-kill-after has no effect with -print"},
 		{name: "env-name with export", args: f.flags("-export=A=x", "-env-name=B", "--", "true"), want: "-env-name has no effect with -export"},
 		{name: "key with export-all", args: f.flags("-export-all=P", "-service-url-key-name=x", "--", "true"), want: "-service-url-key-name has no effect with -export"},
 		{name: "export and export-all", args: f.flags("-export=A=x", "-export-all=P", "--", "true"), want: "give -export or -export-all, not both"},

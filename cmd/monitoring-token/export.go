@@ -28,7 +28,10 @@ func compactJWT(tok string) bool {
 }
 
 // exports picks the URLs the command gets from locate's answer: -export's,
-// -export-all's, or the one of -service-url-key-name under -env-name.
+// -export-all's, or the one of -service-url-key-name under -env-name (or
+// the service's default names). A -token-env-name that -export-all's
+// derived names take is a usageError: it is known only once locate has
+// answered.
 func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
 	switch {
 	case len(cfg.exports) > 0:
@@ -57,6 +60,9 @@ func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
 			if other, dup := byName[name]; dup {
 				return nil, fmt.Errorf("-export-all: locate's keys %q and %q both make the name %s; use -export for each", other, k, name)
 			}
+			if name == cfg.tokenEnvName {
+				return nil, usagef("%s %s is also the name -export-all makes for locate's key %q; choose another name", cfg.origin("token-env-name"), name, k)
+			}
 			byName[name] = k
 			vars = append(vars, variable{name, urls[k]})
 		}
@@ -66,7 +72,11 @@ func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []variable{{cfg.envName, u}}, nil
+	vars := make([]variable, len(cfg.envNames))
+	for i, name := range cfg.envNames {
+		vars[i] = variable{name, u}
+	}
+	return vars, nil
 }
 
 // derivedName makes -export-all's variable name for a URL key: the prefix,

@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"log"
 	"os"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -86,7 +85,10 @@ type outcome struct {
 // line about a failure to stderr.
 func run(ctx context.Context, args []string, std streams) outcome {
 	stdout, stderr := std.stdout, std.stderr
-	cfg, err := parseConfig(args, os.LookupEnv)
+	cfg, err := parseConfig(args, os.LookupEnv, time.Now())
+	if cfg != nil && cfg.warning != "" {
+		fmt.Fprintf(stderr, "monitoring-token: %s\n", cfg.warning)
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		err = usage(stdout)
@@ -106,37 +108,44 @@ func run(ctx context.Context, args []string, std streams) outcome {
 func probeAndWriteMetrics(ctx context.Context, cfg *config, std streams) outcome {
 	started := time.Now()
 	p := &prober{cfg: cfg, std: std}
-	err := p.probeCached(ctx)
+	err := cfg.deadlineReached(p.probeCached(ctx))
 	o := p.out
 	o.status, o.signal = report(std.stderr, err, cfg.debug)
 	o.duration = time.Since(started)
 	if cfg.metricsFile != "" {
-		writeMetrics(cfg, &o, std.stderr)
+		writeMetrics(cfg, &o, std)
 	}
 	return o
 }
 
-// writeMetrics writes the outcome to -metrics-file. Without a cache the
-// last success is read back from the file's previous version. A failure
-// costs one stderr line and leaves the exit status alone.
-func writeMetrics(cfg *config, o *outcome, stderr io.Writer) {
-	if o.lastSuccess.IsZero() {
+// writeMetrics writes the outcome to -metrics-file, or to stdout for
+// "-metrics-file -". Without a cache the last success is read back from the
+// file's previous version (stdout has none). A failure costs one stderr
+// line and leaves the exit status alone.
+func writeMetrics(cfg *config, o *outcome, std streams) {
+	if o.lastSuccess.IsZero() && cfg.metricsFile != metricsStdout {
 		last, err := metrics.LastSuccess(cfg.metricsFile, cfg.machine, cfg.service)
 		if err != nil {
 			logx.Debug.Printf("%v; last success unknown", err)
 		}
 		o.lastSuccess = last
 	}
-	err := metrics.Write(cfg.metricsFile, metrics.Probe{
+	probe := metrics.Probe{
 		Machine: cfg.machine, Service: cfg.service,
 		ExitCode: o.status, Duration: o.duration,
 		Sign: o.sign, Locate: o.locate, Command: o.command,
 		LocateAttempts: o.attempts, LocateHTTPStatus: o.httpStatus,
 		Cached: o.cached, Stale: o.stale,
 		LastSuccess: o.lastSuccess,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "monitoring-token: %v; check -metrics-file\n", err)
+	}
+	if cfg.metricsFile == metricsStdout {
+		if err := metrics.Encode(std.stdout, probe); err != nil {
+			fmt.Fprintf(std.stderr, "monitoring-token: write metrics to stdout: %v\n", err)
+		}
+		return
+	}
+	if err := metrics.Write(cfg.metricsFile, probe); err != nil {
+		fmt.Fprintf(std.stderr, "monitoring-token: %v; check -metrics-file\n", err)
 	}
 }
 
@@ -212,6 +221,9 @@ func (p *prober) probeCached(ctx context.Context) error {
 	cfg := p.cfg
 	if len(cfg.fromEnv) > 0 {
 		logx.Debug.Printf("from the environment: %s", strings.Join(cfg.fromEnv, ", "))
+	}
+	if len(cfg.ignored) > 0 {
+		logx.Debug.Printf("ignored: %s", strings.Join(cfg.ignored, "; "))
 	}
 	if cfg.givenMachine != "" {
 		logx.Debug.Printf("-machine %s is known to locate and the server as %s", cfg.givenMachine, cfg.machine)
@@ -290,6 +302,9 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 	cmd := &exec.Command{Args: cfg.command, Env: env, KillAfter: cfg.killAfter, Signals: sigs}
 	if cfg.debug || cfg.showOutput {
 		cmd.Stdout, cmd.Stderr = p.std.stdoutFile, p.std.stderrFile
+		if cfg.metricsFile == metricsStdout {
+			cmd.Stdout = p.std.stderrFile // stdout carries the metrics alone
+		}
 	}
 	logx.Debug.Printf("running %q", cfg.command)
 	started := time.Now()
@@ -335,7 +350,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 		if err != nil {
 			return nil, err
 		}
-		return []variable{{cfg.envName, client.RequestURL(cfg.service, tok).String()}}, nil
+		return []variable{{cfg.envNames[0], client.RequestURL(cfg.service, tok).String()}}, nil
 	}
 
 	client.UserAgent = "monitoring-token/" + version()
@@ -357,6 +372,9 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 		return nil, &locateFailure{err}
 	}
 	vars, err := exports(cfg, answer)
+	if errors.As(err, new(*usageError)) {
+		return nil, err // the command line's mistake, not locate's
+	}
 	if err != nil {
 		return nil, &locateFailure{err}
 	}
@@ -434,19 +452,4 @@ func writeError(what string, err error) error {
 // quote and reopens them.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// version is the module version from the build information.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
 }

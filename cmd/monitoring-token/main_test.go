@@ -172,10 +172,10 @@ func TestCommandSeesServiceURL(t *testing.T) {
 		wantHost string
 	}{
 		{name: "ndt7 download by default", envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
-		{name: "wehe replay", flags: []string{"-service=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
+		{name: "wehe replay", flags: []string{"-service=wehe/replay", "-service-url"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
 		{name: "chosen key", flags: []string{"-service-url-key-name=ws:///ndt/v7/upload"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/upload", wantHost: "ndt-" + machine},
 		{name: "chosen variable", flags: []string{"-env-name=SERVICE_URL"}, envName: "SERVICE_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
-		{name: "service from the environment", env: []string{"MONITORING_TOKEN_SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
+		{name: "service from the environment", env: []string{"MONITORING_TOKEN_SERVICE=wehe/replay", "MONITORING_TOKEN_SERVICE_URL=true"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
 		{name: "flag beats the environment", flags: []string{"-service=ndt/ndt7"}, env: []string{"MONITORING_TOKEN_SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
 	}
 	for _, tt := range tests {

@@ -286,15 +286,15 @@ func TestREADMEExamples(t *testing.T) {
 		},
 		"production-original": func(t *testing.T, r *readmeRun, b readmeBlock) {
 			lines := strings.Split(strings.TrimSpace(b.text), "\n")
-			// The wehe line as it was fails here: its command gets a
-			// service URL where it needs the locate request URL.
-			if res := r.run(t, "", lines[0]); res.status != 2 {
-				t.Errorf("original wehe line: status %d, want 2: %s", res.status, res.stdout)
+			// The wehe line as it was works: wehe/replay's default is
+			// the locate request URL that wehe-cmdline fetches.
+			if res := r.run(t, "", lines[0]); res.status != 0 {
+				t.Errorf("original wehe line: status %d: %s", res.status, res.stdout)
 			}
 			if res := r.run(t, "", lines[1]); res.status != 0 {
 				t.Errorf("original ndt7 line: status %d: %s", res.status, res.stdout)
 			}
-			r.wantClients(t, "wehe-client.sh:bad", download)
+			r.wantClients(t, "wehe-client.sh:ok", download)
 		},
 	}
 	checks["alerts"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
@@ -325,6 +325,7 @@ func TestREADMEExamples(t *testing.T) {
 		text := strings.ReplaceAll(b.text, "bin/", binDir+"/")
 		res := r.run(t, "", text, "LOCATE_URL=", "MONITORING_SIGNER_KEY=")
 		_, quoted, _ := strings.Cut(res.stdout, "export MONITORING_URL=")
+		quoted, _, _ = strings.Cut(quoted, "\n") // ndt7's SERVICE_URL follows
 		u, err := url.Parse(strings.Trim(strings.TrimSpace(quoted), "'"))
 		if res.status != 0 || err != nil || u.Host != "127.0.0.1:4443" || u.Path != "/ndt/v7/download" || u.Query().Get("early_exit") != "250" {
 			t.Fatalf("status %d, output %q", res.status, token.Redact(res.stdout))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/monitoring-token/monitoring-token/locate"
 )
 
 const usageHead = `monitoring-token runs a probe against one M-Lab machine with a monitoring
@@ -15,25 +17,19 @@ Usage:
   monitoring-token [flags] -print
 
 It signs a short-lived token with the private key, asks locate for the
-machine's service URL, puts the URL in the command's environment
-(MONITORING_URL by default) and runs the command. The command's output is
-discarded unless -show-output or -logx.debug is given.
+machine's service URL, puts the URL in the command's environment (the
+variables per service are below) and runs the command. The command's
+output is discarded unless -show-output or -logx.debug is given.
 
 Flags (each also read from the environment variables in brackets, the first
-one set winning; a flag on the command line wins over both). The command
-does not inherit these variables, except LOGX_DEBUG:
+one set winning, unless -read-env=false; a flag on the command line wins
+over both). The command does not inherit these variables, except LOGX_DEBUG.
+A flag from the environment that has no effect with the others is ignored
+(debug says so); on the command line it is an error:
 `
 
+// usageTail follows the defaults per service.
 const usageTail = `
-Default -service-url-key-name per service:
-  ndt/ndt7     wss:///ndt/v7/download
-  ndt/ndt5     wss://:3010/ndt_protocol
-  wehe/replay  wss://:4443/v0/envelope/access
-  neubot/dash  https:///negotiate/dash
-  iperf3/test  wss:///v0/envelope/access
-  other        the answer's only URL
-Locate hands monitoring tokens for ndt/ndt7 and wehe/replay.
-
 Exit status:
   0-123    the command's own status
   124      -timeout expired while the command ran; the command was killed
@@ -45,14 +41,14 @@ Exit status:
 Examples:
   monitoring-token -monitoring-signer-key=/secrets/monitoring.jwk \
     -machine=mlab1-lga01.mlab-oti.measurement-lab.org \
-    -env-name=SERVICE_URL -- ndt7-client -quiet
+    -- ndt7-client -quiet
 
   monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org \
     -export DL=wss:///ndt/v7/download -export UL=wss:///ndt/v7/upload \
     -- sh -c 'ndt7-client -service-url="$DL" && ndt7-client -service-url="$UL"'
 
-  eval "$(monitoring-token -monitoring-signer-key=key.jwk \
-    -machine=mlab1-lga01.mlab-oti.measurement-lab.org -print)"
+  vars=$(monitoring-token -monitoring-signer-key=key.jwk \
+    -machine=mlab1-lga01.mlab-oti.measurement-lab.org -print) && eval "$vars"
 
   monitoring-token -logx.debug -machine=... -- sh -c 'echo "$MONITORING_URL"'
 `
@@ -62,9 +58,15 @@ Examples:
 func usage(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString(usageHead)
+	// Shown instead of flag's own argument name or default.
+	argNames := map[string]string{"export": "NAME=KEY"}
+	perService := map[string]bool{"service-url": true, "service-url-key-name": true, "env-name": true}
 	fs := newFlagSet(&config{}, new(string))
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, help := flag.UnquoteUsage(f)
+		if name, ok := argNames[f.Name]; ok {
+			arg = name
+		}
 		fmt.Fprintf(&b, "  -%s", f.Name)
 		if arg != "" {
 			fmt.Fprintf(&b, " %s", arg)
@@ -73,12 +75,44 @@ func usage(w io.Writer) error {
 			fmt.Fprintf(&b, "  [%s]", strings.Join(names, ", "))
 		}
 		fmt.Fprintf(&b, "\n        %s", help)
-		if f.DefValue != "" && f.DefValue != "false" {
+		switch {
+		case perService[f.Name]:
+			b.WriteString(" (default per service, see below)")
+		case f.DefValue == "0s":
+			b.WriteString(" (default 0s: off)")
+		case f.DefValue != "" && f.DefValue != "false":
 			fmt.Fprintf(&b, " (default %s)", f.DefValue)
 		}
 		b.WriteString("\n")
 	})
+	writeServiceDefaults(&b)
 	b.WriteString(usageTail)
 	_, err := io.WriteString(w, b.String())
 	return writeError("help", err)
+}
+
+// writeServiceDefaults writes the table of defaults per service: the mode,
+// the URL key and the variables that get the URL.
+func writeServiceDefaults(b *strings.Builder) {
+	b.WriteString("\nDefaults per service: the URL each gets, and the variables it goes in. A\n-service-url, -service-url-key-name or -env-name given wins; -export and\n-export-all name the variables themselves.\n")
+	for _, service := range []string{"ndt/ndt7", "wehe/replay", "ndt/ndt5", "neubot/dash", "iperf3/test", ""} {
+		d := defaultsFor(service)
+		key, name := locate.DefaultURLKey(service), service
+		if service == "" {
+			key, name = "the answer's only URL", "other"
+		}
+		if !d.serviceURL {
+			fmt.Fprintf(b, "  %-12s the locate request URL -> %s (-service-url=false: %s);\n", name, defaultEnvName, d.why)
+			fmt.Fprintf(b, "  %-12s with -service-url or a flag only it uses (%s):\n", "", "-"+strings.Join(serviceURLOnly, ", -"))
+			fmt.Fprintf(b, "  %-12s %s -> %s\n", "", key, defaultEnvName)
+			continue
+		}
+		fmt.Fprintf(b, "  %-12s %s -> %s", name, key, strings.Join(d.envNames, " and "))
+		if d.why != "" {
+			fmt.Fprintf(b, " (%s)", d.why)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("Locate hands monitoring tokens for ndt/ndt7 and wehe/replay.\n")
+	fmt.Fprintf(b, "\nUnder ricoberger/script_exporter v3, %s (set by the exporter) shortens\n-timeout and -kill-after so that the run ends %v before it.\n", scriptDeadlineVar, deadlineMargin)
 }

@@ -1,5 +1,6 @@
-// Package metrics writes what one probe did as a file in the Prometheus
-// text exposition format, for node_exporter's textfile collector.
+// Package metrics writes what one probe did in the Prometheus text
+// exposition format: as a file for node_exporter's textfile collector
+// (Write), or to a writer such as stdout for script_exporter v3 (Encode).
 //
 // The text is written by hand. client_golang (a private registry and
 // WriteToTextfile) and expfmt with client_model were measured linked into
@@ -20,6 +21,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -266,4 +268,12 @@ func LastSuccess(path, machine, service string) (time.Time, error) {
 		return time.UnixMicro(int64(math.Round(sec * 1e6))), nil
 	}
 	return time.Time{}, fmt.Errorf("read last success from metrics file %s: no %s for machine %q and service %q", path, nameLastSuccess, machine, service)
+}
+
+// Encode writes p's metrics to w, the same text Write puts in a file: for
+// ricoberger/script_exporter v3, which appends the Prometheus lines of a
+// script's stdout to the scrape.
+func Encode(w io.Writer, p Probe) error {
+	_, err := w.Write(p.text())
+	return err
 }
