@@ -437,9 +437,10 @@ func (c *chain) settings() settings {
 }
 
 // TestExamplesThatHandOverTheURL runs the fixture's cron and
-// script_exporter examples, and the cron line without -env-name, which
-// leaves ndt7-client to find a server of its own: the check must fail for
-// it, because the server under test counts nothing.
+// script_exporter examples, and the cron line with -env-name=MONITORING_URL
+// (that variable alone, which ndt7-client does not read), which leaves
+// ndt7-client to find a server of its own: the check must fail for it,
+// because the server under test counts nothing.
 func TestExamplesThatHandOverTheURL(t *testing.T) {
 	c := startChain(t)
 	probes := fixtureProbes(t, c)
@@ -449,9 +450,9 @@ func TestExamplesThatHandOverTheURL(t *testing.T) {
 	}
 
 	withoutURL := probes["cron"]
-	withoutURL.name = "cron without -env-name"
+	withoutURL.name = "cron with -env-name=MONITORING_URL"
 	line := withoutURL.argv[2]
-	withoutURL.argv = []string{"sh", "-c", strings.Replace(line, " -env-name=SERVICE_URL", "", 1)}
+	withoutURL.argv = []string{"sh", "-c", strings.Replace(line, " -env-name=SERVICE_URL", " -env-name=MONITORING_URL", 1)}
 	if withoutURL.argv[2] == line {
 		t.Fatalf("the cron fixture has no -env-name=SERVICE_URL to remove: %q", line)
 	}
