@@ -101,7 +101,7 @@ func cgoHint(b build, out string) string {
 		return ""
 	}
 	if strings.Contains(out, "gcc") || strings.Contains(out, ".h: No such file") || strings.Contains(out, "cgo") {
-		return "ndt-server needs cgo: install gcc, libc6-dev and linux-libc-dev (make e2e does on Debian)\n"
+		return "ndt-server needs cgo: install gcc, libc6-dev and linux-libc-dev (go -C e2e run ./prerequisites says which are missing)\n"
 	}
 	return ""
 }
