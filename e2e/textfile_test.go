@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +17,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // The metrics files are checked by the real node_exporter (v1.10.1, built
@@ -115,12 +111,6 @@ func (r *textfileRun) probe(t *testing.T, file string, args ...string) (int, ser
 	return cmd.ProcessState.ExitCode(), probeSeries(families)[""]
 }
 
-// parseText reads the text exposition format as Prometheus does.
-func parseText(r io.Reader) (map[string]*dto.MetricFamily, error) {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(r)
-}
-
 // probeSeries returns the values of monitoring-token's families by machine
 // (the key "" holds them all when one machine is present).
 func probeSeries(families map[string]*dto.MetricFamily) map[string]series {
@@ -209,21 +199,7 @@ func startNodeExporter(t *testing.T, dir string) *nodeExporter {
 
 // scrape reads node_exporter's metrics as Prometheus does.
 func (n *nodeExporter) scrape() (map[string]*dto.MetricFamily, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.metricsURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", n.metricsURL, resp.Status)
-	}
-	return parseText(resp.Body)
+	return getMetrics(n.metricsURL)
 }
 
 // gauge returns the value of a family without labels.
