@@ -41,13 +41,17 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./token/ ./locate/ ./exec/ ./internal/cache/ ./internal/metrics/
 	$(GO) run ./bench/wholerun -n 200 -monitoring-token $(BIN)/monitoring-token -floor $(BIN)/floor
 
-# End to end with the real ndt7-client and ndt-server on loopback (e2e/ is a
-# module of its own). ndt-server needs cgo: gcc, the C library's and Linux's
-# headers, installed here from Debian if missing. -count=1: the tests build
-# the binaries themselves, which go test's cache cannot see.
+# End to end with the real ndt7-client, ndt-server and node_exporter on
+# loopback (e2e/ is a module of its own), and the docs' alerting rules
+# checked by Prometheus's own packages (e2e/alerts, another module).
+# ndt-server needs cgo: the first step says what is missing (gcc, the C
+# library's and Linux's headers) and how to install it, and installs
+# nothing. -count=1: the tests build the binaries themselves, which go
+# test's cache cannot see.
 e2e:
-	@command -v gcc >/dev/null && test -e /usr/include/netinet/tcp.h && test -e /usr/include/linux/inet_diag.h || { apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev linux-libc-dev; }
+	$(GO) -C e2e run ./prerequisites
 	$(GO) -C e2e test -count=1 -timeout=30m ./...
+	$(GO) -C e2e/alerts test -count=1 -timeout=30m ./...
 
 # Mutation testing with go-gremlins, run from the module proxy so that it
 # stays out of go.mod; slow, never part of test. One package per run, so a

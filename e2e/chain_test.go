@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -103,24 +104,31 @@ func startChain(t *testing.T) *chain {
 			}
 			t.Fatal(err)
 		}
-		c.metricsURL = "http://" + metricsAddr + "/metrics"
-		c.env = []string{
-			"PATH=" + binDir + ":/usr/bin:/bin",
-			"HOME=" + c.dir,
-			// ndt7-client trusts the server's certificate this way, so
-			// its command line stays as users write it.
-			"SSL_CERT_FILE=" + certFile,
-			// A client that is not given the URL asks public locate:
-			// through this proxy, which is the trap on loopback.
-			"HTTPS_PROXY=http://" + trap,
-			"HTTP_PROXY=http://" + trap,
-			"LOCATE_URL=" + locateURL,
-			"MONITORING_SIGNER_KEY=" + filepath.Join(c.dir, "monitoring.jwk"),
-		}
+		c.setProbeEnv(metricsAddr, certFile, trap, locateURL)
 		return c
 	}
 	t.Fatalf("no free port for ndt-server after 3 attempts: %v", err)
 	return nil
+}
+
+// setProbeEnv sets the server's metrics address and the probes'
+// environment: the certificate the clients trust, the trap as the proxy
+// for everything else, the emulator as locate and its key.
+func (c *chain) setProbeEnv(metricsAddr, certFile, trap, locateURL string) {
+	c.metricsURL = "http://" + metricsAddr + "/metrics"
+	c.env = []string{
+		"PATH=" + binDir + ":/usr/bin:/bin",
+		"HOME=" + c.dir,
+		// ndt7-client trusts the server's certificate this way, so its
+		// command line stays as users write it.
+		"SSL_CERT_FILE=" + certFile,
+		// A client that is not given the URL asks public locate: through
+		// this proxy, which is the trap on loopback.
+		"HTTPS_PROXY=http://" + trap,
+		"HTTP_PROXY=http://" + trap,
+		"LOCATE_URL=" + locateURL,
+		"MONITORING_SIGNER_KEY=" + filepath.Join(c.dir, "monitoring.jwk"),
+	}
 }
 
 // startTrap listens on loopback for connections that would otherwise leave
@@ -225,8 +233,15 @@ func (c *chain) startServer(t *testing.T, tlsAddr, metricsAddr, certFile, keyFil
 	if err != nil {
 		return nil, err
 	}
+	return srv, waitServer(srv, tlsAddr, metricsAddr, roots)
+}
+
+// waitServer waits until ndt-server presents the test's certificate on
+// tlsAddr and serves its metrics on metricsAddr; it stops the server if
+// not.
+func waitServer(srv *process, tlsAddr, metricsAddr string, roots *x509.CertPool) error {
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}
-	err = waitFor(startTimeout, "ndt-server's TLS port", func() (bool, error) {
+	err := waitFor(startTimeout, "ndt-server's TLS port", func() (bool, error) {
 		if srv.exited() {
 			return false, fmt.Errorf("ndt-server exited: %s", srv.output())
 		}
@@ -241,13 +256,13 @@ func (c *chain) startServer(t *testing.T, tlsAddr, metricsAddr, certFile, keyFil
 	})
 	if err != nil {
 		srv.stop()
-		return srv, err
+		return err
 	}
 	if _, err := scrape("http://" + metricsAddr + "/metrics"); err != nil {
 		srv.stop()
-		return nil, fmt.Errorf("ndt-server metrics: %w", err)
+		return fmt.Errorf("ndt-server metrics: %w", err)
 	}
-	return srv, nil
+	return nil
 }
 
 // probe is one run of a command as a scheduler would run it.
@@ -374,18 +389,23 @@ func redact(s string) string {
 // process is a service the test started; it is stopped when the test ends.
 type process struct {
 	name   string
+	pid    int // also its process group's ID
 	cancel context.CancelFunc
 	done   chan struct{}
 	out    syncBuffer
 }
 
-// startProcess starts argv with env and stops it (SIGKILL) after life or
-// when the test ends, whichever comes first.
+// startProcess starts argv with env in a process group of its own and
+// stops the group (SIGKILL) after life or when the test ends, whichever
+// comes first: a service started through sh -c or setpriv is stopped with
+// its shell.
 func startProcess(t *testing.T, name string, life time.Duration, env []string, argv ...string) (*process, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), life)
 	p := &process{name: name, cancel: cancel, done: make(chan struct{})}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
 	cmd.WaitDelay = 5 * time.Second
@@ -393,6 +413,7 @@ func startProcess(t *testing.T, name string, life time.Duration, env []string, a
 		cancel()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	p.pid = cmd.Process.Pid
 	go func() {
 		cmd.Wait()
 		close(p.done)

@@ -34,12 +34,13 @@ type build struct {
 
 // builds are the binaries under test. monitoring-token and locate-emulator
 // are built as the Makefile's release build does (static, no cgo);
-// ndt-server needs cgo; each of ndt-server and ndt7-client is built in a
-// module that pins its release (tools/*/go.mod).
+// ndt-server needs cgo; each of ndt-server, ndt7-client and node_exporter
+// is built in a module that pins its release (tools/*/go.mod).
 var builds = []build{
 	{dir: "..", env: []string{"CGO_ENABLED=0"}, args: []string{"-trimpath", "-ldflags=-s -w", "./cmd/monitoring-token", "./cmd/locate-emulator"}},
 	{dir: "tools/ndt-server", env: []string{"CGO_ENABLED=1"}, args: []string{"github.com/m-lab/ndt-server"}},
 	{dir: "tools/ndt7-client", env: []string{"CGO_ENABLED=0"}, args: []string{"github.com/m-lab/ndt7-client-go/cmd/ndt7-client"}},
+	{dir: "tools/node_exporter", env: []string{"CGO_ENABLED=0"}, args: []string{"github.com/prometheus/node_exporter"}},
 }
 
 func TestMain(m *testing.M) {
@@ -100,7 +101,7 @@ func cgoHint(b build, out string) string {
 		return ""
 	}
 	if strings.Contains(out, "gcc") || strings.Contains(out, ".h: No such file") || strings.Contains(out, "cgo") {
-		return "ndt-server needs cgo: install gcc, libc6-dev and linux-libc-dev (make e2e does on Debian)\n"
+		return "ndt-server needs cgo: install gcc, libc6-dev and linux-libc-dev (go -C e2e run ./prerequisites says which are missing)\n"
 	}
 	return ""
 }

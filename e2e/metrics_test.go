@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -70,26 +71,40 @@ const (
 
 // scrape reads ndt-server's metrics.
 func scrape(metricsURL string) (tally, error) {
+	families, err := getMetrics(metricsURL)
+	if err != nil {
+		return tally{}, err
+	}
+	return tallyOf(families), nil
+}
+
+// getMetrics reads a /metrics page as Prometheus does.
+func getMetrics(metricsURL string) (map[string]*dto.MetricFamily, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
-		return tally{}, err
+		return nil, err
 	}
 	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
 	if err != nil {
-		return tally{}, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return tally{}, fmt.Errorf("GET %s: %s", metricsURL, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", metricsURL, resp.Status)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := parseText(resp.Body)
 	if err != nil {
-		return tally{}, fmt.Errorf("parse %s: %w", metricsURL, err)
+		return nil, fmt.Errorf("parse %s: %w", metricsURL, err)
 	}
-	return tallyOf(families), nil
+	return families, nil
+}
+
+// parseText reads the text exposition format as Prometheus does.
+func parseText(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(r)
 }
 
 // tallyOf sums the metric families into a tally.
@@ -222,8 +237,7 @@ ndt7_client_connections_total{direction="upload",status="websocket-error"} 5
 ndt7_client_test_results_total{direction="download",protocol="ndt7+wss",result="okay-with-rate"} 2
 ndt7_client_test_results_total{direction="upload",protocol="ndt7+unknown",result="okay-with-rate"} 1
 `
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(sample))
+	families, err := parseText(strings.NewReader(sample))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,10 +49,18 @@ type example struct {
 	env   []string // NAME=VALUE lines of a crontab
 }
 
-// extractExamples returns the examples of every marked block in a
-// Markdown text, by marker name.
-func extractExamples(markdown string) (map[string][]example, error) {
-	found := map[string][]example{}
+// markedBlock is a fenced code block that follows a marker.
+type markedBlock struct {
+	name string   // the marker's NAME
+	line int      // of the fence that opens the block
+	body []string // the lines between the fences
+}
+
+// markedBlocks returns the blocks marked <!-- e2e: NAME --> of a Markdown
+// text; a name may mark one block only.
+func markedBlocks(markdown string) ([]markedBlock, error) {
+	var blocks []markedBlock
+	seen := map[string]bool{}
 	lines := strings.Split(markdown, "\n")
 	for i := 0; i < len(lines); i++ {
 		m := markerLine.FindStringSubmatch(strings.TrimSpace(lines[i]))
@@ -60,9 +68,10 @@ func extractExamples(markdown string) (map[string][]example, error) {
 			continue
 		}
 		name := m[1]
-		if _, dup := found[name]; dup {
+		if seen[name] {
 			return nil, fmt.Errorf("line %d: a second block marked %q", i+1, name)
 		}
+		seen[name] = true
 		j := i + 1
 		for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
 			j++
@@ -80,15 +89,33 @@ func extractExamples(markdown string) (map[string][]example, error) {
 		if k == len(lines) {
 			return nil, fmt.Errorf("line %d: the block marked %q does not end", j+1, name)
 		}
-		examples, err := blockExamples(name, body)
+		blocks = append(blocks, markedBlock{name: name, line: j + 1, body: body})
+		i = k
+	}
+	return blocks, nil
+}
+
+// extractExamples returns the examples of every marked block in a
+// Markdown text, by marker name. The ndt-server block holds a server's
+// command, not an example (see TestLocalServerCommandInDocs).
+func extractExamples(markdown string) (map[string][]example, error) {
+	blocks, err := markedBlocks(markdown)
+	if err != nil {
+		return nil, err
+	}
+	found := map[string][]example{}
+	for _, b := range blocks {
+		if b.name == localServerBlock {
+			continue
+		}
+		examples, err := blockExamples(b.name, b.body)
 		if err != nil {
-			return nil, fmt.Errorf("block %q (line %d): %w", name, j+1, err)
+			return nil, fmt.Errorf("block %q (line %d): %w", b.name, b.line, err)
 		}
 		if len(examples) == 0 {
-			return nil, fmt.Errorf("block %q (line %d) holds no monitoring-token command", name, j+1)
+			return nil, fmt.Errorf("block %q (line %d) holds no monitoring-token command", b.name, b.line)
 		}
-		found[name] = examples
-		i = k
+		found[b.name] = examples
 	}
 	return found, nil
 }
@@ -437,9 +464,10 @@ func (c *chain) settings() settings {
 }
 
 // TestExamplesThatHandOverTheURL runs the fixture's cron and
-// script_exporter examples, and the cron line without -env-name, which
-// leaves ndt7-client to find a server of its own: the check must fail for
-// it, because the server under test counts nothing.
+// script_exporter examples, and the cron line with -env-name=MONITORING_URL
+// (that variable alone, which ndt7-client does not read), which leaves
+// ndt7-client to find a server of its own: the check must fail for it,
+// because the server under test counts nothing.
 func TestExamplesThatHandOverTheURL(t *testing.T) {
 	c := startChain(t)
 	probes := fixtureProbes(t, c)
@@ -449,9 +477,9 @@ func TestExamplesThatHandOverTheURL(t *testing.T) {
 	}
 
 	withoutURL := probes["cron"]
-	withoutURL.name = "cron without -env-name"
+	withoutURL.name = "cron with -env-name=MONITORING_URL"
 	line := withoutURL.argv[2]
-	withoutURL.argv = []string{"sh", "-c", strings.Replace(line, " -env-name=SERVICE_URL", "", 1)}
+	withoutURL.argv = []string{"sh", "-c", strings.Replace(line, " -env-name=SERVICE_URL", " -env-name=MONITORING_URL", 1)}
 	if withoutURL.argv[2] == line {
 		t.Fatalf("the cron fixture has no -env-name=SERVICE_URL to remove: %q", line)
 	}
