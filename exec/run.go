@@ -390,8 +390,9 @@ type ExitError struct {
 	// another (SIGKILL after KillAfter) or not of a signal at all.
 	Received syscall.Signal
 	Elapsed  time.Duration // how long it ran
-	// Output is the last Command.Tail bytes of the command's output, nil
-	// when Tail was zero. It may begin and end in the middle of a line,
+	// Output is the last Command.Tail bytes of the command's output: nil
+	// when Tail was zero or both Stdout and Stderr were given, empty when
+	// the command wrote nothing. It may begin and end in the middle of a line,
 	// and of a character; it is what the command wrote, secrets included.
 	Output []byte
 }

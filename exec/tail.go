@@ -108,7 +108,7 @@ func (t *tail) stop() []byte {
 	t.r.Close()
 	size := int64(len(t.ring))
 	if t.n <= size {
-		return append([]byte(nil), t.ring[:t.n]...)
+		return append([]byte{}, t.ring[:t.n]...) // not nil: Tail was on
 	}
 	at := int(t.n % size)
 	return append(append([]byte(nil), t.ring[at:]...), t.ring[:at]...)

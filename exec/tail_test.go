@@ -63,7 +63,7 @@ func TestTailKeepsTheLastBytes(t *testing.T) {
 			if !errors.As(err, &e) || e.ExitStatus() != tt.status {
 				t.Fatalf("Run() = %v; want an ExitError with status %d", err, tt.status)
 			}
-			if string(e.Output) != tt.want {
+			if e.Output == nil || string(e.Output) != tt.want {
 				t.Errorf("Output = %q\nwant     %q", e.Output, tt.want)
 			}
 		})
