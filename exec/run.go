@@ -173,14 +173,15 @@ func (c *Command) Run(ctx context.Context) error {
 		return &SignalError{Name: name, Signal: sig}
 	}
 
-	// Pdeathsig fires when the OS thread that forked the child exits, not
-	// when the process does. The Go runtime ends a thread when a goroutine
-	// locked to it returns without unlocking, and any goroutine (a
-	// library's included) may run on, lock and end the thread we forked
-	// from once we leave it. Locking this goroutine to its thread from
-	// before the fork until the child has been reaped keeps that thread
-	// ours alone, so only the death of this process fires Pdeathsig. The
-	// cost is one OS thread per running command, blocked in waitid.
+	// On Linux, Pdeathsig fires when the OS thread that forked the child
+	// exits, not when the process does. The Go runtime ends a thread when
+	// a goroutine locked to it returns without unlocking, and any
+	// goroutine (a library's included) may run on, lock and end the
+	// thread we forked from once we leave it. Locking this goroutine to
+	// its thread from before the fork until the child has been reaped
+	// keeps that thread ours alone, so only the death of this process
+	// fires Pdeathsig. The cost is one OS thread per running command,
+	// blocked in the wait (see supervise); elsewhere the lock is harmless.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 

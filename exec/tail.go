@@ -8,8 +8,13 @@ import (
 )
 
 // tailReadSize is how much one read of the output pipe takes: large, so
-// that a command writing gigabytes costs few system calls and switches.
-const tailReadSize = 256 << 10
+// that a command writing gigabytes costs few system calls and switches. The
+// first reads take at most tailFirstReadSize, so that a command writing a
+// few lines costs no large buffer.
+const (
+	tailReadSize      = 256 << 10
+	tailFirstReadSize = 16 << 10
+)
 
 // tail keeps the last bytes written to a pipe, for a command whose output
 // would otherwise go to /dev/null. Memory is bounded whatever the command
@@ -38,10 +43,13 @@ func startTail(size int) (w *os.File, t *tail, err error) {
 // deadline, after which it takes what the pipe still holds.
 func (t *tail) read() {
 	defer close(t.done)
-	buf := make([]byte, tailReadSize)
+	buf := make([]byte, tailFirstReadSize)
 	for {
 		n, err := t.r.Read(buf)
 		t.keep(buf[:n])
+		if n == len(buf) && n < tailReadSize {
+			buf = make([]byte, tailReadSize) // a lot to read
+		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			t.drain(buf)
 		}

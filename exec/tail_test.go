@@ -170,3 +170,15 @@ func BenchmarkRunOutput(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRunTrueTail is BenchmarkRunTrue with the tail on: what the pipe
+// costs a command that writes nothing.
+func BenchmarkRunTrueTail(b *testing.B) {
+	c := &exec.Command{Args: []string{"/bin/true"}, Tail: 2048}
+	ctx := context.Background()
+	for b.Loop() {
+		if err := c.Run(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
