@@ -6,12 +6,18 @@ import (
 )
 
 // DeathSignal returns the signal a wrapper should die by, so that whoever
-// runs it sees what it would see without the wrapper: the signal that
-// killed the command (an *ExitError with Signal set and not TimedOut), or
-// the forwarded signal that stopped the run before the command started (a
-// *SignalError). ok is false for every other outcome, timeouts included: a
-// timed-out command keeps 124 (coreutils timeout), whatever signal ended
-// it, because a probe that hung is what operators alert on.
+// sent it sees what they would see without the wrapper: the signal this
+// process received and forwarded to the command, when the command then
+// died of a signal (an *ExitError with Received and Signal set, not
+// TimedOut), or the forwarded signal that stopped the run before the
+// command started (a *SignalError). ok is false for every other outcome.
+// A command killed by a signal this process did not send (the OOM killer's
+// SIGKILL, its own SIGSEGV, a kill from elsewhere) gives ok false and
+// 128+N from ExitStatus: a parent such as Prometheus' script_exporter
+// reads a death by signal as -1, losing N. A command that survives the
+// forwarded signal and exits keeps its status, as does a timed-out one 124
+// (coreutils timeout), whatever signal ended it, because a probe that hung
+// is what operators alert on.
 //
 // A shell stops a loop or a script when a child is killed by SIGINT, not
 // when it exits 130, so a wrapper that only exits 128+N makes Ctrl-C stop
@@ -24,7 +30,7 @@ import (
 func DeathSignal(err error) (sig syscall.Signal, ok bool) {
 	var exited *ExitError
 	if errors.As(err, &exited) {
-		return exited.Signal, exited.Signal != 0 && !exited.TimedOut
+		return exited.Received, exited.Received != 0 && exited.Signal != 0 && !exited.TimedOut
 	}
 	var stopped *SignalError
 	if errors.As(err, &stopped) {

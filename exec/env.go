@@ -48,17 +48,6 @@ func (e Env) Unset(name string) Env {
 	return out
 }
 
-// Get returns NAME's value and whether it is present. If NAME appears more
-// than once, the first entry wins, as it does for getenv(3) in the child.
-func (e Env) Get(name string) (string, bool) {
-	for _, kv := range e {
-		if n, v, _ := strings.Cut(kv, "="); n == name {
-			return v, true
-		}
-	}
-	return "", false
-}
-
 // envName returns the NAME part of a "NAME=value" entry.
 func envName(kv string) string {
 	n, _, _ := strings.Cut(kv, "=")

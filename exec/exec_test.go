@@ -35,6 +35,7 @@ const (
 	coreEnv      = "EXEC_TEST_CORE"       // "allow": raise the core file limit to the hard limit
 	blockEnv     = "EXEC_TEST_BLOCK"      // a signal number to block on the thread that calls Die
 	chattyEnv    = "EXEC_TEST_CHATTY"     // write a line to stdout and stderr before Run: "1" through NoSIGPIPE, "raw" not
+	dieEnv       = "EXEC_TEST_DIE"        // a signal number for Die after Run, as if DeathSignal had returned it
 )
 
 // testEnvPrefix starts every variable above; the wrapper drops them all from
@@ -130,7 +131,11 @@ func wrap(args []string) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "wrapper:", err)
 	}
-	if sig, ok := exec.DeathSignal(err); ok {
+	sig, ok := exec.DeathSignal(err)
+	if n, err := strconv.Atoi(os.Getenv(dieEnv)); err == nil {
+		sig, ok = syscall.Signal(n), true
+	}
+	if ok {
 		if n, err := strconv.Atoi(os.Getenv(blockEnv)); err == nil {
 			// As if inherited blocked; Die must unblock it.
 			runtime.LockOSThread()
@@ -509,9 +514,13 @@ func TestDeathSignal(t *testing.T) {
 	}{
 		{"exit 0", nil, 0, false},
 		{"exit 3", &exec.ExitError{Code: 3}, 0, false},
-		{"killed by SIGINT", &exec.ExitError{Code: -1, Signal: syscall.SIGINT}, syscall.SIGINT, true},
-		{"killed by SIGKILL", &exec.ExitError{Code: -1, Signal: syscall.SIGKILL}, syscall.SIGKILL, true},
-		{"wrapped", fmt.Errorf("probe: %w", &exec.ExitError{Code: -1, Signal: syscall.SIGTERM}), syscall.SIGTERM, true},
+		{"killed by the SIGINT it received", &exec.ExitError{Code: -1, Signal: syscall.SIGINT, Received: syscall.SIGINT}, syscall.SIGINT, true},
+		{"received SIGTERM, escalated to SIGKILL", &exec.ExitError{Code: -1, Signal: syscall.SIGKILL, Received: syscall.SIGTERM}, syscall.SIGTERM, true},
+		{"wrapped", fmt.Errorf("probe: %w", &exec.ExitError{Code: -1, Signal: syscall.SIGTERM, Received: syscall.SIGTERM}), syscall.SIGTERM, true},
+		{"received SIGTERM, exited 7", &exec.ExitError{Code: 7, Received: syscall.SIGTERM}, 0, false},
+		{"killed by SIGKILL from elsewhere", &exec.ExitError{Code: -1, Signal: syscall.SIGKILL}, 0, false},
+		{"killed by its own SIGSEGV", &exec.ExitError{Code: -1, Signal: syscall.SIGSEGV}, 0, false},
+		{"received SIGINT, timed out", &exec.ExitError{Code: -1, Signal: syscall.SIGKILL, Received: syscall.SIGINT, TimedOut: true}, 0, false},
 		{"timed out, ended by SIGTERM", &exec.ExitError{Code: -1, Signal: syscall.SIGTERM, TimedOut: true}, syscall.SIGTERM, false},
 		{"timed out, ended by SIGKILL", &exec.ExitError{Code: -1, Signal: syscall.SIGKILL, TimedOut: true}, syscall.SIGKILL, false},
 		{"timed out, exited", &exec.ExitError{Code: 0, TimedOut: true}, 0, false},
@@ -528,28 +537,35 @@ func TestDeathSignal(t *testing.T) {
 	}
 }
 
-// TestWrapperDiesBySignal: a wrapper that calls Die for DeathSignal ends as
-// its command did, killed by the same signal, without a core file of its
-// own even where core files are allowed; a timeout still gives 124.
+// TestWrapperDiesBySignal: a wrapper that calls Die ends killed by the
+// signal, without a core file of its own even where core files are allowed.
+// A command killed by a signal the wrapper did not send gives 128+N, a
+// normal exit, and a timeout 124.
 func TestWrapperDiesBySignal(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
 		script  string // the command; it must leave no core file itself
+		die     syscall.Signal
 		timeout time.Duration
 		block   syscall.Signal // blocked on the thread that calls Die
 		want    string
 	}{
-		{name: "SIGINT", script: `kill -INT $$`, want: killedBy(syscall.SIGINT)},
-		{name: "SIGTERM", script: `kill -TERM $$`, want: killedBy(syscall.SIGTERM)},
-		{name: "SIGHUP", script: `kill -HUP $$`, want: killedBy(syscall.SIGHUP)},
-		{name: "SIGPIPE", script: `kill -PIPE $$`, want: killedBy(syscall.SIGPIPE)},
-		{name: "SIGKILL", script: `kill -KILL $$`, want: killedBy(syscall.SIGKILL)},
-		{name: "SIGUSR1 blocked in the wrapper", script: `kill -USR1 $$`, block: syscall.SIGUSR1, want: killedBy(syscall.SIGUSR1)},
-		{name: "SIGQUIT, no core", script: `ulimit -c 0; kill -QUIT $$`, want: killedBy(syscall.SIGQUIT)},
-		{name: "SIGSEGV, no core", script: `ulimit -c 0; kill -SEGV $$`, want: killedBy(syscall.SIGSEGV)},
-		{name: "SIGABRT, no core", script: `ulimit -c 0; kill -ABRT $$`, want: killedBy(syscall.SIGABRT)},
-		{name: "signal 64, the last", script: `kill -64 $$`, want: killedBy(64)},
+		{name: "Die SIGINT", script: `true`, die: syscall.SIGINT, want: killedBy(syscall.SIGINT)},
+		{name: "Die SIGTERM", script: `true`, die: syscall.SIGTERM, want: killedBy(syscall.SIGTERM)},
+		{name: "Die SIGHUP", script: `true`, die: syscall.SIGHUP, want: killedBy(syscall.SIGHUP)},
+		{name: "Die SIGPIPE", script: `true`, die: syscall.SIGPIPE, want: killedBy(syscall.SIGPIPE)},
+		{name: "Die SIGKILL", script: `true`, die: syscall.SIGKILL, want: killedBy(syscall.SIGKILL)},
+		{name: "Die SIGUSR1 blocked in the wrapper", script: `true`, die: syscall.SIGUSR1, block: syscall.SIGUSR1, want: killedBy(syscall.SIGUSR1)},
+		{name: "Die SIGQUIT, no core", script: `true`, die: syscall.SIGQUIT, want: killedBy(syscall.SIGQUIT)},
+		{name: "Die SIGSEGV, no core", script: `true`, die: syscall.SIGSEGV, want: killedBy(syscall.SIGSEGV)},
+		{name: "Die SIGABRT, no core", script: `true`, die: syscall.SIGABRT, want: killedBy(syscall.SIGABRT)},
+		{name: "Die signal 64, the last", script: `true`, die: 64, want: killedBy(64)},
+		{name: "command killed by SIGINT from elsewhere", script: `kill -INT $$`, want: exited(128 + 2)},
+		{name: "command killed by SIGTERM from elsewhere", script: `kill -TERM $$`, want: exited(128 + 15)},
+		{name: "command SIGKILLed, as by the OOM killer", script: `kill -KILL $$`, want: exited(128 + 9)},
+		{name: "command killed by its own SIGSEGV", script: `ulimit -c 0; kill -SEGV $$`, want: exited(128 + 11)},
+		{name: "command killed by signal 64", script: `kill -64 $$`, want: exited(128 + 64)},
 		{name: "exit 130 stays an exit", script: `exit 130`, want: exited(130)},
 		{name: "timeout keeps 124 after SIGKILL", script: `trap '' TERM; exec sleep 1000`, timeout: 10 * time.Millisecond, want: exited(124)},
 		{name: "timeout keeps 124 after SIGTERM", script: `exec sleep 1000`, timeout: 10 * time.Millisecond, want: exited(124)},
@@ -564,6 +580,9 @@ func TestWrapperDiesBySignal(t *testing.T) {
 			}
 			if tt.block != 0 {
 				cmd.Env = append(cmd.Env, blockEnv+"="+strconv.Itoa(int(tt.block)))
+			}
+			if tt.die != 0 {
+				cmd.Env = append(cmd.Env, dieEnv+"="+strconv.Itoa(int(tt.die)))
 			}
 			w := startWrapper(t, cmd)
 			if got := w.wait(t); got != tt.want {
@@ -670,7 +689,7 @@ func TestCtrlCStopsShellLoop(t *testing.T) {
 // keeps its command's status instead of dying by SIGPIPE at its first
 // message, and its command still runs with SIGPIPE neither ignored nor
 // caught, so that a command writing to the broken pipe dies by SIGPIPE as
-// it would without the wrapper (and the wrapper with it, by Die).
+// it would without the wrapper (which then exits 141: it did not send the signal).
 func TestBrokenOutput(t *testing.T) {
 	t.Parallel()
 	const script = `grep -E '^Sig(Ign|Cgt):' /proc/$$/status > "$1"; [ -z "$2" ] || echo "$2" >&"$2"; exit 3`
@@ -684,7 +703,7 @@ func TestBrokenOutput(t *testing.T) {
 		{name: "stderr", broken: []string{"stderr"}, want: exited(3)},
 		{name: "stdout", broken: []string{"stdout"}, want: exited(3)},
 		{name: "both", broken: []string{"stdout", "stderr"}, want: exited(3)},
-		{name: "the command writes to it", broken: []string{"stderr"}, write: "2", want: killedBy(syscall.SIGPIPE)},
+		{name: "the command writes to it", broken: []string{"stderr"}, write: "2", want: exited(128 + int(syscall.SIGPIPE))},
 		{
 			name:   "not through NoSIGPIPE, after Subscribe",
 			broken: []string{"stdout", "stderr"},
@@ -791,8 +810,8 @@ func TestForwardedSignalEscalates(t *testing.T) {
 
 		signalled := time.Now()
 		w.signal(t, syscall.SIGTERM)
-		if got := w.wait(t); got != killedBy(syscall.SIGKILL) {
-			t.Errorf("wrapper %s, want death by SIGKILL, the command's own", got)
+		if got := w.wait(t); got != killedBy(syscall.SIGTERM) {
+			t.Errorf("wrapper %s, want death by SIGTERM, the signal it received and forwarded, not the command's SIGKILL", got)
 		}
 		if took := time.Since(signalled); took < grace {
 			t.Errorf("SIGKILL came %v after SIGTERM, before KillAfter %v", took, grace)
@@ -816,8 +835,8 @@ func TestForwardedSignalEscalates(t *testing.T) {
 			return string(b) == "TERM\n"
 		})
 		w.signal(t, syscall.SIGTERM)
-		if got := w.wait(t); got != killedBy(syscall.SIGKILL) {
-			t.Errorf("wrapper %s, want death by SIGKILL, the command's own", got)
+		if got := w.wait(t); got != killedBy(syscall.SIGTERM) {
+			t.Errorf("wrapper %s, want death by SIGTERM, the signal it received and forwarded, not the command's SIGKILL", got)
 		}
 		waitGone(t, pids...)
 	})

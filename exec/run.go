@@ -14,16 +14,27 @@
 // forwarded, and the command starts with their default action.
 //
 // Nothing the command starts outlives Run: when the command exits, or is
-// stopped, whatever is left in its process group is SIGKILLed. If this
-// process is itself SIGKILLed, so that Run never gets to act, the kernel
-// SIGKILLs the command (Pdeathsig), but not processes the command started:
-// those are reparented to init and keep running. Only the direct child is
-// guaranteed to die in that case. Processes that leave the group (setsid,
-// setpgid, daemons) are never tracked.
+// stopped, whatever is left in its process group is SIGKILLed. Processes
+// that leave the group (setsid, setpgid, daemons) are never tracked, and
+// one that holds the command's output pipe (Command.Tail) does not delay
+// Run either.
 //
-// The package builds on every Unix, but Run works only on Linux (it needs
-// Pdeathsig and waitid); elsewhere it returns an error that wraps
-// errors.ErrUnsupported, without starting the command.
+// Run works on Linux and macOS, with the same statuses, process group,
+// forwarding, timeout and clearing of the group. Two guarantees are
+// Linux-only:
+//
+//   - If this process is itself SIGKILLed, so that Run never gets to act,
+//     the kernel SIGKILLs the command (Pdeathsig), but not processes the
+//     command started: those are reparented to init and keep running. On
+//     macOS the command too keeps running.
+//   - The command is not reaped until its group has been SIGKILLed
+//     (waitid with WNOWAIT), so the group's id cannot have been given to
+//     anyone else. On macOS the command is reaped first; its leftovers
+//     keep the id in use, and only when it left none can the SIGKILL,
+//     sent at once, reach a group created since with the same id.
+//
+// Die, too, acts only on Linux (see Die). Elsewhere Run returns an error
+// that wraps errors.ErrUnsupported, without starting the command.
 package exec
 
 import (
@@ -66,9 +77,17 @@ type Command struct {
 	Env Env
 	// Stdout and Stderr are handed to the child as they are, so no
 	// goroutine copies its output and nothing it leaves behind holding them
-	// can delay Run. Nil means /dev/null. Stdin is always /dev/null.
+	// can delay Run. Nil means /dev/null, or the pipe of Tail. Stdin is
+	// always /dev/null.
 	Stdout *os.File
 	Stderr *os.File
+	// Tail, when positive, is how many bytes of output to keep for
+	// ExitError.Output: the child's stdout and stderr, those of them that
+	// are nil, get one pipe, so that they interleave as on a terminal, and
+	// Run keeps the last Tail bytes in a ring while the command runs.
+	// Memory stays bounded whatever the command writes; the cost is one
+	// copy of its output. Zero means no pipe: nil is /dev/null.
+	Tail int
 	// KillAfter is how long the command has, after SIGTERM or a forwarded
 	// signal, before its process group is SIGKILLed (coreutils timeout -k).
 	// Zero or less means DefaultKillAfter.
@@ -81,11 +100,12 @@ type Command struct {
 
 // Run starts the command and waits for it. It returns nil when the command
 // exits 0 by itself. Every error that says how the command ended implements
-// ExitStatus() int: an *ExitError if it ran, a *StartError if it could not
+// ExitStatus() int: an *ExitError if it ran (with the last Tail bytes of
+// its output), a *StartError if it could not
 // be started, a *SignalError if a forwarded signal arrived on Signals before
 // it started. A *WaitError means that the command started but Run lost
 // track of it, so how it ended is unknown. Any other error (no Args, not
-// Linux, ctx already done, /dev/null or fork(2) failing) means Run itself
+// Linux or macOS, ctx already done, /dev/null, pipe(2) or fork(2) failing) means Run itself
 // failed and the command did not run.
 //
 // When ctx is done the command's process group gets SIGTERM, then SIGKILL
@@ -124,6 +144,20 @@ func (c *Command) Run(ctx context.Context) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	defer devNull.Close()
+	stdout, stderr := orDevNull(c.Stdout, devNull), orDevNull(c.Stderr, devNull)
+	var out *tail
+	pipe := devNull // closed, when it is the tail's, once the command has its copy
+	if c.Tail > 0 && (c.Stdout == nil || c.Stderr == nil) {
+		if pipe, out, err = startTail(c.Tail); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		stdout, stderr = orDevNull(c.Stdout, pipe), orDevNull(c.Stderr, pipe)
+	}
+	closePipe := func() {
+		if pipe != devNull {
+			pipe.Close()
+		}
+	}
 
 	// Subscribe before Start so that a signal arriving just after the fork
 	// is forwarded, not acted on here by default, which would end us and,
@@ -134,44 +168,57 @@ func (c *Command) Run(ctx context.Context) error {
 		defer sigs.Stop()
 	}
 	if sig := sigs.pending(); sig != 0 {
+		closePipe()
+		out.stop()
 		return &SignalError{Name: name, Signal: sig}
 	}
 
-	// Pdeathsig fires when the OS thread that forked the child exits, not
-	// when the process does. The Go runtime ends a thread when a goroutine
-	// locked to it returns without unlocking, and any goroutine (a
-	// library's included) may run on, lock and end the thread we forked
-	// from once we leave it. Locking this goroutine to its thread from
-	// before the fork until the child has been reaped keeps that thread
-	// ours alone, so only the death of this process fires Pdeathsig. The
-	// cost is one OS thread per running command, blocked in waitid.
+	// On Linux, Pdeathsig fires when the OS thread that forked the child
+	// exits, not when the process does. The Go runtime ends a thread when
+	// a goroutine locked to it returns without unlocking, and any
+	// goroutine (a library's included) may run on, lock and end the
+	// thread we forked from once we leave it. Locking this goroutine to
+	// its thread from before the fork until the child has been reaped
+	// keeps that thread ours alone, so only the death of this process
+	// fires Pdeathsig. The cost is one OS thread per running command,
+	// blocked in the wait (see supervise); elsewhere the lock is harmless.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	// os.StartProcess rather than os/exec.Cmd: with *os.File I/O there is
-	// nothing for Cmd's copying goroutines and WaitDelay to do, and its
-	// Cancel and WaitDelay signal the child alone, not its group, and know
-	// nothing of forwarded signals. One select loop in the watcher covers
-	// timeout, forwarding and escalation for the whole group.
+	// os.StartProcess rather than os/exec.Cmd. Cmd could do the signalling:
+	// its Cancel is a function we supply, which can signal the group, and
+	// WaitDelay bounds the wait for a pipe a daemon holds open. What it
+	// cannot do is wait without reaping: Cmd.Wait reaps the command before
+	// it returns, so clearing out the group afterwards could hit a stranger
+	// given the same id, where waitExited keeps the zombie (on Linux) until
+	// the group is SIGKILLed. Its Cancel also runs only for the context:
+	// forwarded signals, with their escalation, and the first signal kept
+	// for DeathSignal, would need a watcher like ours anyway. And the wait
+	// happens on the thread locked above (Pdeathsig), in waitid, where
+	// Cmd.Wait would park the goroutine. Without Cmd, the tail is one pipe
+	// that the command's exit, not a WaitDelay, ends.
 	proc, err := os.StartProcess(path, c.Args, &os.ProcAttr{
 		Env:   append([]string{}, c.Env...), // non-nil: nil would mean our own environment
-		Files: []*os.File{devNull, orDevNull(c.Stdout, devNull), orDevNull(c.Stderr, devNull)},
+		Files: []*os.File{devNull, stdout, stderr},
 		Sys:   sysProcAttr(),
 	})
+	closePipe()
 	if err != nil {
+		out.stop()
 		return startError(name, path, err)
 	}
-	return c.supervise(ctx, name, proc, sigs.c)
+	return c.supervise(ctx, name, proc, sigs.c, out)
 }
 
 // supervise waits for the started command while a watcher goroutine stops
 // its process group when ctx is done, forwards signals and escalates to
-// SIGKILL. The wait itself is a blocking waitid(2) on this goroutine, which
-// Run has locked to its thread: when the command exits, the thread simply
-// returns from the system call, where waiting on a channel would make the
+// SIGKILL. The wait itself is a blocking system call on this goroutine,
+// which Run has locked to its thread: when the command exits, the thread
+// simply returns from it, where waiting on a channel would make the
 // runtime hand this goroutine back to its locked thread, a switch between
 // threads that costs more than the rest of the wait on a busy machine.
-func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, sigs <-chan os.Signal) error {
+// out, when not nil, is the tail of the command's output.
+func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, sigs <-chan os.Signal, out *tail) error {
 	started := time.Now()
 	killAfter := c.KillAfter
 	if killAfter <= 0 {
@@ -181,28 +228,34 @@ func (c *Command) supervise(ctx context.Context, name string, proc *os.Process, 
 	exited := make(chan struct{})
 	go w.watch(ctx, sigs, killAfter, exited)
 
-	err := waitExited(proc.Pid)
-	timedOut, cause := w.finish()
+	state, err := waitExited(proc)
+	timedOut, received, cause := w.finish()
 	close(exited)
 	if err != nil {
 		// Someone else reaped the command, so its pid, and with it the
 		// group id, may already name a stranger.
 		_ = proc.Release()
+		out.stop()
 		return &WaitError{Name: name, Err: err}
 	}
-	// The command is a zombie holding its pid, so the group id still means
-	// its group: clear out what it left behind.
+	// On Linux the command is a zombie holding its pid, so the group id
+	// still means its group: clear out what it left behind.
 	signalGroup(w.pgid, syscall.SIGKILL)
-	state, err := proc.Wait()
-	if err != nil {
-		return &WaitError{Name: name, Err: err}
+	if state == nil {
+		if state, err = proc.Wait(); err != nil {
+			out.stop()
+			return &WaitError{Name: name, Err: err}
+		}
 	}
+	output := out.stop()
 	e := &ExitError{
 		Name:     name,
 		Code:     state.ExitCode(), // -1 when a signal ended it
 		TimedOut: timedOut,
 		Cause:    cause,
+		Received: received,
 		Elapsed:  time.Since(started),
+		Output:   output,
 	}
 	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		e.Signal = ws.Signal()
@@ -219,9 +272,10 @@ type watcher struct {
 	pgid int
 
 	mu       sync.Mutex
-	finished bool  // the command has exited: signal nothing more
-	timedOut bool  // ctx was done while the command ran
-	cause    error // context.Cause(ctx) when timedOut
+	finished bool           // the command has exited: signal nothing more
+	timedOut bool           // ctx was done while the command ran
+	cause    error          // context.Cause(ctx) when timedOut
+	received syscall.Signal // the first signal forwarded, or 0
 }
 
 // watch stops the group when ctx is done, forwards signals from sigs, and
@@ -263,6 +317,7 @@ func (w *watcher) watch(ctx context.Context, sigs <-chan os.Signal, killAfter ti
 				continue
 			}
 			sig, _ := s.(syscall.Signal)
+			w.receive(sig)
 			stop(sig)
 		case <-kill:
 			kill = nil
@@ -283,6 +338,16 @@ func (w *watcher) timeOut(cause error) bool {
 	return true
 }
 
+// receive records sig as the signal forwarded, unless the command has
+// exited.
+func (w *watcher) receive(sig syscall.Signal) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.finished && w.received == 0 {
+		w.received = sig
+	}
+}
+
 // signal sends each of sigs to the group unless the command has exited.
 func (w *watcher) signal(sigs ...syscall.Signal) {
 	w.mu.Lock()
@@ -296,12 +361,13 @@ func (w *watcher) signal(sigs ...syscall.Signal) {
 }
 
 // finish stops all signalling, so that the command can be reaped and its
-// pid reused without risk, and reports whether ctx was done while it ran.
-func (w *watcher) finish() (timedOut bool, cause error) {
+// pid reused without risk, and reports whether ctx was done while it ran
+// and the first signal forwarded to it.
+func (w *watcher) finish() (timedOut bool, received syscall.Signal, cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.finished = true
-	return w.timedOut, w.cause
+	return w.timedOut, w.received, w.cause
 }
 
 // orDevNull returns f, or devNull when f is nil.
@@ -320,22 +386,34 @@ type ExitError struct {
 	Signal   syscall.Signal // the signal that ended it, or 0 when it exited
 	TimedOut bool           // Run's context was done while it ran, so Run stopped it
 	Cause    error          // context.Cause of Run's context when TimedOut, else nil
-	Elapsed  time.Duration  // how long it ran
+	// Received is the first signal that this process received while the
+	// command ran and forwarded to it, or 0. The command may have died of
+	// another (SIGKILL after KillAfter) or not of a signal at all.
+	Received syscall.Signal
+	Elapsed  time.Duration // how long it ran
+	// Output is the last Command.Tail bytes of the command's output: nil
+	// when Tail was zero or both Stdout and Stderr were given, empty when
+	// the command wrote nothing. It may begin and end in the middle of a line,
+	// and of a character; it is what the command wrote, secrets included.
+	Output []byte
 }
 
 // ExitStatus returns the status a wrapper should exit with: 124 when the
 // command timed out, whatever ended it (coreutils timeout gives 124 too,
 // but 137 when its -k SIGKILL was needed; here a probe that hung always
-// reads as a timeout), 128+N when signal N killed it (POSIX shells, tini),
-// else its own exit status.
+// reads as a timeout); 128+N when a signal killed it (POSIX shells, tini),
+// N being the one this process received and forwarded if there was one
+// (see DeathSignal), else the command's own; else its own exit status.
 func (e *ExitError) ExitStatus() int {
 	switch {
 	case e.TimedOut:
 		return statusTimedOut
-	case e.Signal != 0:
-		return statusSignalBase + int(e.Signal)
-	default:
+	case e.Signal == 0:
 		return e.Code
+	case e.Received != 0:
+		return statusSignalBase + int(e.Received)
+	default:
+		return statusSignalBase + int(e.Signal)
 	}
 }
 

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"os"
 	"syscall"
 	"unsafe"
 )
@@ -31,23 +32,45 @@ func sysProcAttr() *syscall.SysProcAttr {
 	}
 }
 
-// waitExited blocks until child pid has exited but, thanks to WNOWAIT, does
-// not reap it: the zombie keeps its pid, and so its process group id,
+// waitExited blocks until the command has exited but, thanks to WNOWAIT,
+// does not reap it: the zombie keeps its pid, and so its process group id,
 // reserved until os.Process.Wait reaps it. That lets Run signal the group
 // after the command exits without the risk of hitting a stranger that has
-// been given the same number.
-func waitExited(pid int) error {
+// been given the same number. It returns nil: the caller reaps.
+func waitExited(proc *os.Process) (*os.ProcessState, error) {
 	var info [16]uint64 // siginfo_t, 128 bytes; only the return value is used
 	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(proc.Pid),
 			uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOWAIT, 0, 0)
 		switch errno {
 		case 0:
-			return nil
+			return nil, nil
 		case syscall.EINTR:
 			continue
 		default:
-			return errno
+			return nil, errno
 		}
 	}
+}
+
+// fSetPipeSize is F_SETPIPE_SZ from <fcntl.h>, which the syscall package
+// does not define.
+const fSetPipeSize = 1031
+
+// maxPipeSize is the largest pipe an unprivileged process may ask for by
+// default (/proc/sys/fs/pipe-max-size), and so the most a pipe holds.
+const maxPipeSize = 1 << 20
+
+// growPipe makes the output pipe hold maxPipeSize bytes instead of 64 KiB,
+// so that a command writing a lot waits for the reader less often. It may
+// fail (a lower pipe-max-size, the user's pipe quota), which only costs
+// speed.
+func growPipe(w *os.File) {
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, fSetPipeSize, maxPipeSize)
+	})
 }

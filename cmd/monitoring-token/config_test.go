@@ -174,12 +174,12 @@ func TestMachineNames(t *testing.T) {
 }
 
 // TestShowOutput: -show-output shows the command's output without the
-// debug log.
+// debug log; the failure line then does not repeat it.
 func TestShowOutput(t *testing.T) {
 	f := newFixture(t)
 	r := runBinary(t, nil, append(f.flags("-show-output"), "--", "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3")...)
-	if r.status != 3 || r.stdout != "to-stdout\n" || r.stderr != "to-stderr\n" {
-		t.Errorf("status %d stdout %q stderr %q; want 3 and only the command's output", r.status, r.stdout, r.stderr)
+	if r.status != 3 || r.stdout != "to-stdout\n" || r.stderr != "to-stderr\nmonitoring-token: sh exited with status 3\n" {
+		t.Errorf("status %d stdout %q stderr %q; want 3, the command's output and the status line", r.status, r.stdout, r.stderr)
 	}
 }
 

@@ -42,10 +42,11 @@ func main() {
 	log.SetOutput(stderr) // logx.Debug writes through the standard logger
 	o := run(context.Background(), os.Args[1:], streams{os.Stdout, os.Stderr, stdout, stderr})
 	if o.signal != 0 {
-		// Killed by a signal, the command or a signal sent to us before it
-		// started: end the same way, so that a shell loop stops on Ctrl-C
-		// as it would without the wrapper. Die returns only as PID 1, or
-		// if the signal does not end a process.
+		// A signal we received and forwarded killed the command, or
+		// stopped the run before it started: end the same way, so that a
+		// shell loop stops on Ctrl-C as it would without the wrapper. Die
+		// returns only as PID 1, outside Linux, or if the signal does not
+		// end a process.
 		exec.Die(o.signal)
 	}
 	os.Exit(o.status)
@@ -62,8 +63,9 @@ type streams struct {
 // result cache and the metrics are made from.
 type outcome struct {
 	status int
-	// signal, when not zero, ended the command (or stopped the run before
-	// it started); monitoring-token ends itself with the same signal.
+	// signal, when not zero, was received and forwarded, and the command
+	// died of a signal (or it stopped the run before the command
+	// started); monitoring-token ends itself with it, and status is 128+N.
 	signal syscall.Signal
 	// Where the time went: disjoint phases of the run.
 	sign, locate, command time.Duration
@@ -99,7 +101,7 @@ func run(ctx context.Context, args []string, std streams) outcome {
 		return probeAndWriteMetrics(ctx, cfg, std)
 	}
 	var o outcome
-	o.status, o.signal = report(stderr, err, false)
+	o.status, o.signal = report(stderr, err)
 	return o
 }
 
@@ -110,7 +112,7 @@ func probeAndWriteMetrics(ctx context.Context, cfg *config, std streams) outcome
 	p := &prober{cfg: cfg, std: std}
 	err := cfg.deadlineReached(p.probeCached(ctx))
 	o := p.out
-	o.status, o.signal = report(std.stderr, err, cfg.debug)
+	o.status, o.signal = report(std.stderr, err)
 	o.duration = time.Since(started)
 	if cfg.metricsFile != "" {
 		writeMetrics(cfg, &o, std)
@@ -305,6 +307,8 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 		if cfg.metricsFile == metricsStdout {
 			cmd.Stdout = p.std.stderrFile // stdout carries the metrics alone
 		}
+	} else {
+		cmd.Tail = outputTail // for the failure line
 	}
 	logx.Debug.Printf("running %q", cfg.command)
 	started := time.Now()
@@ -400,22 +404,25 @@ func exitStatus(err error) int {
 }
 
 // report turns the error of a run into its exit status, and the signal to
-// end by if one killed the command, writing one line to stderr unless the
-// command simply exited non-zero (its status speaks for itself; debug says
-// it anyway).
-func report(stderr io.Writer, err error, debugOn bool) (status int, sig syscall.Signal) {
+// end by if monitoring-token received one and forwarded it to the command
+// (or it stopped the run before the command started), writing one line to
+// stderr. For a command that failed, the line ends with the end of its
+// output, when it was not shown.
+func report(stderr io.Writer, err error) (status int, sig syscall.Signal) {
 	if err == nil {
 		return 0, 0
 	}
 	status = exitStatus(err)
-	if s, killed := exec.DeathSignal(err); killed {
+	if s, received := exec.DeathSignal(err); received {
 		sig = s
 	}
+	var failed *exec.ExitError
+	if errors.As(err, &failed) {
+		fmt.Fprintf(stderr, "monitoring-token: %s\n", commandFailed(failed, status, sig))
+		return status, sig
+	}
 	if errors.As(err, new(interface{ ExitStatus() int })) {
-		var plain *exec.ExitError
-		if !errors.As(err, &plain) || plain.TimedOut || plain.Signal != 0 || debugOn {
-			fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(err.Error()))
-		}
+		fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(err.Error()))
 		return status, sig
 	}
 	fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(explain(err)))

@@ -243,8 +243,12 @@ func TestExitStatusIsTheCommands(t *testing.T) {
 		if r.status != status {
 			t.Errorf("command exited %d, monitoring-token exited %d (stderr %q)", status, r.status, r.stderr)
 		}
-		if r.stderr != "" {
-			t.Errorf("exit %d: stderr %q, want nothing without debug", status, r.stderr)
+		want := fmt.Sprintf("monitoring-token: sh exited with status %d; it wrote no output\n", status)
+		if status == 0 {
+			want = ""
+		}
+		if r.stderr != want {
+			t.Errorf("exit %d: stderr %q, want %q", status, r.stderr, want)
 		}
 	}
 }

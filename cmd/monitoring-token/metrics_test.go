@@ -188,20 +188,20 @@ func TestMetricsStale(t *testing.T) {
 func TestMetricsSignalAndWriteFailure(t *testing.T) {
 	f := newFixture(t)
 	path := filepath.Join(f.dir, "probe.prom")
-	// A command killed by SIGTERM: the run ends by that signal, and the
-	// file says 143.
+	// A command killed by a SIGTERM sent from elsewhere: the run exits
+	// 143, and the file says so.
 	cmd := osexec.Command(binary, append(f.flags("-metrics-file="+path), "--", "sh", "-c", "kill -TERM $$")...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.Run()
-	if m := probeMetrics(t, path); m["monitoring_probe_exit_code"] != 143 {
-		t.Errorf("exit code %v, want 143", m["monitoring_probe_exit_code"])
+	if m := probeMetrics(t, path); m["monitoring_probe_exit_code"] != 143 || cmd.ProcessState.ExitCode() != 143 {
+		t.Errorf("exit code %v, process %v; want 143 in both", m["monitoring_probe_exit_code"], cmd.ProcessState)
 	}
 	// A directory in the way: one line, the command's status.
 	blocked := filepath.Join(f.dir, "dir.prom")
 	os.MkdirAll(filepath.Join(blocked, "x"), 0o755)
 	r := runBinary(t, nil, append(f.flags("-metrics-file="+blocked), "--", "sh", "-c", "exit 5")...)
-	if r.status != 5 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, blocked) {
-		t.Errorf("status %d stderr %q; want 5 and one line naming the file", r.status, r.stderr)
+	if r.status != 5 || strings.Count(r.stderr, "\n") != 2 || !strings.Contains(r.stderr, "status 5") || !strings.Contains(r.stderr, blocked) {
+		t.Errorf("status %d stderr %q; want 5, the command's failure line and one naming the file", r.status, r.stderr)
 	}
 	// Not a .prom name: refused before anything runs.
 	r = runBinary(t, nil, append(f.flags("-metrics-file="+filepath.Join(f.dir, "probe.txt")), "--", "true")...)
