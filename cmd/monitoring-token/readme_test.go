@@ -364,8 +364,8 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 		"ci": func(t *testing.T, r *docRun, b docBlock) {
 			res := r.runIn(t, "", b.text, r.bare())
 			want := "ndt7-client would test wss://ndt-" + machine + "/ndt/v7/download\n"
-			if res.status != 0 || !strings.HasSuffix(res.stdout, want) {
-				t.Errorf("status %d, output %q, want it to end in %q", res.status, token.Redact(res.stdout), want)
+			if res.status != 0 || res.stdout != want {
+				t.Errorf("status %d, output %q, want exactly %q", res.status, token.Redact(res.stdout), want)
 			}
 		},
 		"ci_steps": func(t *testing.T, r *docRun, b docBlock) {
