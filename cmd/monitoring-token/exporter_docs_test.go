@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"os"
 	osexec "os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,23 +322,6 @@ func injected(t *testing.T, r *docRun, recorder string) map[string]string {
 	}
 }
 
-// countingRecorder is a loopback server that counts the requests it gets.
-func countingRecorder(t *testing.T) (string, *atomic.Int64) {
-	t.Helper()
-	var hits atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		hits.Add(1)
-		rw.WriteHeader(http.StatusBadGateway)
-	})}
-	ln, err := listenLoopback()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String(), &hits
-}
-
 // checkV3 decodes a v3 configuration strictly and scrapes each script as
 // Prometheus would, then again with injected parameters.
 func checkV3(t *testing.T, r *docRun, blocks []docBlock, b docBlock) {
@@ -379,12 +360,12 @@ func checkV3(t *testing.T, r *docRun, blocks []docBlock, b docBlock) {
 		// A stranger's scrape: nothing reaches their host, and the probe
 		// still runs with the configured locate and key.
 		fresh := newDocRun(t)
-		recorder, hits := countingRecorder(t)
-		query := injected(t, fresh, recorder)
+		var seen []string
+		query := injected(t, fresh, newRecorder(t, &seen))
 		query["target"] = machine
 		ex := scrapeV3(t, fresh, s, query, scrapeTimeout)
-		if hits.Load() != 0 {
-			t.Errorf("script %q: %d requests reached the injected host", s.Name, hits.Load())
+		if len(seen) != 0 {
+			t.Errorf("script %q: %d requests reached the injected host", s.Name, len(seen))
 		}
 		if ex.exitCode != 0 {
 			t.Errorf("script %q with injected parameters: exit %d: %s", s.Name, ex.exitCode, ex.stderr)
