@@ -9,6 +9,7 @@ require (
 	github.com/m-lab/go v0.1.77
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.67.5
+	go.yaml.in/yaml/v3 v3.0.4
 )
 
 require (

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -14,29 +15,39 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The README's examples are tested as written. A fenced code block that
-// follows a line
+// The docs' examples (README.md and docs/*.md) are tested as written. A
+// fenced code block that follows a line
 //
 //	<!-- e2e: NAME -->
 //
-// holds examples; what counts as one depends on NAME:
+// holds examples; what counts as one depends on the block's language:
 //
 //   - cron: each crontab line; the command is what follows the five
 //     schedule fields, up to "||" (what the line does on failure); lines
-//     NAME=VALUE set the environment.
-//   - script_exporter: each entry of "scripts", its command and args.
-//   - any other name: each shell line (continuation lines joined) whose
-//     command is monitoring-token.
+//     NAME=VALUE set the environment, except PATH: the test's PATH holds
+//     the commands wherever the example installed them.
+//   - yaml: each script of a script_exporter configuration: v3's command
+//     and args, where /bin/sh -c TEXT counts as the shell line TEXT, or
+//     the fork's script text.
+//   - sh: each shell line (continuation lines joined, a leading exec
+//     dropped) whose command is monitoring-token.
 //
 // The test runs each with its own key, machine and locate, and changes
-// nothing else: it replaces the values of -machine, -monitoring-signer-key
-// and -locate-url given to monitoring-token, runs monitoring-token from the
-// test's build wherever the example installed it, and sets LOCATE_URL and
-// MONITORING_SIGNER_KEY in the environment (also when the example sets
-// them). Shell lines run under sh -c, as cron runs them.
+// nothing else: it replaces the values of -machine, -monitoring-signer-key,
+// -locate-url and -cache-dir given to monitoring-token, runs
+// monitoring-token from the test's build wherever the example installed
+// it, and sets LOCATE_URL and MONITORING_SIGNER_KEY in the environment
+// (also when the example sets them). Shell lines run under sh -c, as cron
+// and script_exporter run them. Blocks in elsewhere are run by other
+// tests.
 
 // readmeExamples are the marked blocks the README must have.
-var readmeExamples = []string{"cron", "script_exporter", "full-probe"}
+var readmeExamples = []string{"cron", "script_exporter", "script_exporter_full", "full-probe"}
+
+// elsewhere are the marked blocks that other tests run: the ndt-server
+// block holds a server's command, not an example
+// (TestLocalServerCommandInDocs).
+var elsewhere = map[string]bool{localServerBlock: true}
 
 // markerLine is the marker before an example block.
 var markerLine = regexp.MustCompile(`^<!--\s*e2e:\s*([A-Za-z0-9_-]+)\s*-->\s*$`)
@@ -52,6 +63,7 @@ type example struct {
 // markedBlock is a fenced code block that follows a marker.
 type markedBlock struct {
 	name string   // the marker's NAME
+	lang string   // the fence's language
 	line int      // of the fence that opens the block
 	body []string // the lines between the fences
 }
@@ -80,7 +92,8 @@ func markedBlocks(markdown string) ([]markedBlock, error) {
 			return nil, fmt.Errorf("line %d: marker %q is not followed by a fenced code block", i+1, name)
 		}
 		fence := strings.TrimSpace(lines[j])
-		fence = fence[:len(fence)-len(strings.TrimLeft(fence, "`"))]
+		lang := strings.TrimLeft(fence, "`")
+		fence = fence[:len(fence)-len(lang)]
 		var body []string
 		k := j + 1
 		for ; k < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[k]), fence); k++ {
@@ -89,7 +102,7 @@ func markedBlocks(markdown string) ([]markedBlock, error) {
 		if k == len(lines) {
 			return nil, fmt.Errorf("line %d: the block marked %q does not end", j+1, name)
 		}
-		blocks = append(blocks, markedBlock{name: name, line: j + 1, body: body})
+		blocks = append(blocks, markedBlock{name: name, lang: lang, line: j + 1, body: body})
 		i = k
 	}
 	return blocks, nil
@@ -105,10 +118,11 @@ func extractExamples(markdown string) (map[string][]example, error) {
 	}
 	found := map[string][]example{}
 	for _, b := range blocks {
-		if b.name == localServerBlock {
+		if elsewhere[b.name] {
+			found[b.name] = nil
 			continue
 		}
-		examples, err := blockExamples(b.name, b.body)
+		examples, err := blockExamples(b.name, b.lang, b.body)
 		if err != nil {
 			return nil, fmt.Errorf("block %q (line %d): %w", b.name, b.line, err)
 		}
@@ -121,15 +135,16 @@ func extractExamples(markdown string) (map[string][]example, error) {
 }
 
 // blockExamples reads the examples of one block.
-func blockExamples(name string, body []string) ([]example, error) {
-	switch name {
+func blockExamples(name, lang string, body []string) ([]example, error) {
+	switch lang {
 	case "cron":
 		return cronExamples(name, body)
-	case "script_exporter":
+	case "yaml":
 		return scriptExporterExamples(name, body)
 	}
 	var examples []example
 	for _, line := range joinContinuations(body) {
+		line = strings.TrimPrefix(line, "exec ")
 		if isMonitoringToken(firstWord(line)) {
 			examples = append(examples, example{block: name, shell: line})
 		}
@@ -147,6 +162,8 @@ func cronExamples(name string, body []string) ([]example, error) {
 		line = strings.TrimSpace(line)
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
+			continue
+		case strings.HasPrefix(line, "PATH="):
 			continue
 		case envLine.MatchString(line):
 			env = append(env, line)
@@ -179,8 +196,9 @@ func scriptExporterExamples(name string, body []string) ([]example, error) {
 	var config struct {
 		Scripts []struct {
 			Name    string   `yaml:"name"`
-			Command string   `yaml:"command"`
+			Command []string `yaml:"command"` // v3
 			Args    []string `yaml:"args"`
+			Script  string   `yaml:"script"` // M-Lab's fork
 		} `yaml:"scripts"`
 	}
 	if err := yaml.Unmarshal([]byte(strings.Join(body, "\n")), &config); err != nil {
@@ -188,10 +206,17 @@ func scriptExporterExamples(name string, body []string) ([]example, error) {
 	}
 	var examples []example
 	for _, s := range config.Scripts {
-		if s.Command == "" {
+		argv := append(append([]string{}, s.Command...), s.Args...)
+		switch {
+		case s.Script != "":
+			examples = append(examples, example{block: name, shell: s.Script})
+		case len(argv) == 3 && path.Base(argv[0]) == "sh" && argv[1] == "-c":
+			examples = append(examples, example{block: name, shell: strings.TrimPrefix(strings.TrimSpace(argv[2]), "exec ")})
+		case len(argv) > 0:
+			examples = append(examples, example{block: name, argv: argv})
+		default:
 			return nil, fmt.Errorf("script %q has no command", s.Name)
 		}
-		examples = append(examples, example{block: name, argv: append([]string{s.Command}, s.Args...)})
 	}
 	return examples, nil
 }
@@ -236,16 +261,17 @@ type settings struct {
 	machine   string
 	signerKey string
 	locateURL string
+	cacheDir  string
 }
 
 // flagValue matches a monitoring-token flag whose value the test replaces,
 // with its value, as a shell word or a list element.
-var flagValue = regexp.MustCompile(`(^|\s)(--?)(machine|monitoring-signer-key|locate-url)(=|\s+)('[^']*'|"[^"]*"|[^\s'"]+)`)
+var flagValue = regexp.MustCompile(`(^|\s)(--?)(machine|monitoring-signer-key|locate-url|cache-dir)(=|\s+)('[^']*'|"[^"]*"|[^\s'"]+)`)
 
 // probe returns the command to run for the example with s in place of the
 // example's machine, key and locate.
 func (e example) probe(s settings) (probe, error) {
-	values := map[string]string{"machine": s.machine, "monitoring-signer-key": s.signerKey, "locate-url": s.locateURL}
+	values := map[string]string{"machine": s.machine, "monitoring-signer-key": s.signerKey, "locate-url": s.locateURL, "cache-dir": s.cacheDir}
 	replace := func(words string) string {
 		return flagValue.ReplaceAllStringFunc(words, func(m string) string {
 			sub := flagValue.FindStringSubmatch(m)
@@ -304,29 +330,32 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// fixture has the README's examples in the forms the README uses, so that
-// the extractor is tested on its own and the chain's checks are tested on
+// fixture has the docs' examples in the forms the docs use, so that the
+// extractor is tested on its own and the chain's checks are tested on
 // examples known to be right or wrong.
 const fixture = "# Real usage\n\n" +
 	"<!-- e2e: cron -->\n" +
 	"```cron\n" +
+	"PATH=/usr/local/bin:/usr/bin:/bin\n" +
 	"MONITORING_SIGNER_KEY=/etc/monitoring/monitoring.jwk\n" +
-	"*/5 * * * * monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -timeout=90s -env-name=SERVICE_URL -- ndt7-client -quiet || logger -t ndt7-probe \"failed with $?\"\n" +
+	"*/5 * * * * monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -timeout=90s -- ndt7-client -quiet || logger -t ndt7-probe \"failed with $?\"\n" +
 	"```\n\n" +
 	"Some text.\n\n" +
 	"<!-- e2e: script_exporter -->\n" +
 	"```yaml\n" +
 	"scripts:\n" +
-	"  - name: ndt7_mlab1_lga01\n" +
-	"    command: /usr/local/bin/monitoring-token\n" +
+	"  - name: ndt7\n" +
+	"    command: [/bin/sh]\n" +
 	"    args:\n" +
-	"      - -monitoring-signer-key=/etc/monitoring/monitoring.jwk\n" +
-	"      - -machine=mlab1-lga01.mlab-oti.measurement-lab.org\n" +
-	"      - -timeout=45s\n" +
-	"      - -env-name=SERVICE_URL\n" +
-	"      - --\n" +
-	"      - ndt7-client\n" +
-	"      - -quiet\n" +
+	"      - -c\n" +
+	"      - >-\n" +
+	"        exec /usr/local/bin/monitoring-token -read-env=false\n" +
+	"        -locate-url=https://locate.measurementlab.net/v2/platform/monitoring/\n" +
+	"        -monitoring-signer-key=/etc/monitoring/monitoring.jwk\n" +
+	"        -timeout=40s -machine=\"$target\" -- ndt7-client -quiet\n" +
+	"  - name: direct\n" +
+	"    command: [/usr/local/bin/monitoring-token]\n" +
+	"    args: [-monitoring-signer-key=/etc/monitoring/monitoring.jwk, -machine=mlab1-lga01.mlab-oti.measurement-lab.org, -timeout=45s, --, ndt7-client, -quiet]\n" +
 	"```\n\n" +
 	"<!-- e2e: full-probe -->\n" +
 	"```sh\n" +
@@ -336,8 +365,12 @@ const fixture = "# Real usage\n\n" +
 	"```sh\n" +
 	"# Comments and other commands are not examples.\n" +
 	"bin/locate-emulator -generate-key \"$tmp/key.jwk\" -url-file \"$tmp/url\" &\n" +
-	"bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org \\\n" +
-	"  -env-name=SERVICE_URL -- ndt7-client -quiet\n" +
+	"exec bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org \\\n" +
+	"  -cache-dir=/var/cache/monitoring-token -- ndt7-client -quiet\n" +
+	"```\n\n" +
+	"<!-- e2e: local-server -->\n" +
+	"```sh\n" +
+	"ndt-server -ndt7.token.required\n" +
 	"```\n"
 
 func TestExtractExamples(t *testing.T) {
@@ -345,41 +378,47 @@ func TestExtractExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("extractExamples = %v", err)
 	}
+	v3Line := `/usr/local/bin/monitoring-token -read-env=false -locate-url=https://locate.measurementlab.net/v2/platform/monitoring/ -monitoring-signer-key=/etc/monitoring/monitoring.jwk -timeout=40s -machine="$target" -- ndt7-client -quiet`
 	want := map[string][]example{
 		"cron": {{
 			block: "cron",
-			shell: "monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -timeout=90s -env-name=SERVICE_URL -- ndt7-client -quiet",
+			shell: "monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -timeout=90s -- ndt7-client -quiet",
 			env:   []string{"MONITORING_SIGNER_KEY=/etc/monitoring/monitoring.jwk"},
 		}},
-		"script_exporter": {{
-			block: "script_exporter",
-			argv:  []string{"/usr/local/bin/monitoring-token", "-monitoring-signer-key=/etc/monitoring/monitoring.jwk", "-machine=mlab1-lga01.mlab-oti.measurement-lab.org", "-timeout=45s", "-env-name=SERVICE_URL", "--", "ndt7-client", "-quiet"},
-		}},
+		"script_exporter": {
+			{block: "script_exporter", shell: v3Line},
+			{block: "script_exporter", argv: []string{"/usr/local/bin/monitoring-token", "-monitoring-signer-key=/etc/monitoring/monitoring.jwk", "-machine=mlab1-lga01.mlab-oti.measurement-lab.org", "-timeout=45s", "--", "ndt7-client", "-quiet"}},
+		},
 		"full-probe": {{
 			block: "full-probe",
 			shell: `monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -export DL=wss:///ndt/v7/download -export UL=wss:///ndt/v7/upload -- sh -c 'ndt7-client -service-url="$DL" && ndt7-client -service-url="$UL"'`,
 		}},
 		"ci": {{
 			block: "ci",
-			shell: "bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -env-name=SERVICE_URL -- ndt7-client -quiet",
+			shell: "bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -cache-dir=/var/cache/monitoring-token -- ndt7-client -quiet",
 		}},
+		"local-server": nil,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("extractExamples =\n%#v\nwant\n%#v", got, want)
 	}
 
-	s := settings{machine: machine, signerKey: "/tmp/e2e/key.jwk", locateURL: "http://127.0.0.1:1/v2/platform/monitoring/?early_exit=250"}
+	s := settings{machine: machine, signerKey: "/tmp/e2e/key.jwk", locateURL: "http://127.0.0.1:1/v2/platform/monitoring/?early_exit=250", cacheDir: "/tmp/e2e/cache"}
 	probes := map[string]probe{
-		"cron":            {name: "cron", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + " -timeout=90s -env-name=SERVICE_URL -- ndt7-client -quiet"}, env: []string{}},
-		"script_exporter": {name: "script_exporter", argv: []string{binDir + "/monitoring-token", "-monitoring-signer-key=/tmp/e2e/key.jwk", "-machine=" + machine, "-timeout=45s", "-env-name=SERVICE_URL", "--", "ndt7-client", "-quiet"}, env: []string{}},
+		"cron":            {name: "cron", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + " -timeout=90s -- ndt7-client -quiet"}, env: []string{}},
+		"script_exporter": {name: "script_exporter", argv: []string{"sh", "-c", "monitoring-token -read-env=false -locate-url='http://127.0.0.1:1/v2/platform/monitoring/?early_exit=250' -monitoring-signer-key=/tmp/e2e/key.jwk -timeout=40s -machine=" + machine + " -- ndt7-client -quiet"}, env: []string{}},
 		"full-probe":      {name: "full-probe", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + ` -export DL=wss:///ndt/v7/download -export UL=wss:///ndt/v7/upload -- sh -c 'ndt7-client -service-url="$DL" && ndt7-client -service-url="$UL"'`}, env: []string{}},
-		"ci":              {name: "ci", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + " -env-name=SERVICE_URL -- ndt7-client -quiet"}, env: []string{}},
+		"ci":              {name: "ci", argv: []string{"sh", "-c", "monitoring-token -machine=" + machine + " -cache-dir=/tmp/e2e/cache -- ndt7-client -quiet"}, env: []string{}},
 	}
 	for name, want := range probes {
 		p, err := got[name][0].probe(s)
 		if err != nil || !reflect.DeepEqual(p, want) {
 			t.Errorf("%s: probe = %#v, %v; want %#v", name, p, err, want)
 		}
+	}
+	direct, err := got["script_exporter"][1].probe(s)
+	if wantArgv := []string{binDir + "/monitoring-token", "-monitoring-signer-key=/tmp/e2e/key.jwk", "-machine=" + machine, "-timeout=45s", "--", "ndt7-client", "-quiet"}; err != nil || !reflect.DeepEqual(direct.argv, wantArgv) {
+		t.Errorf("direct script: probe argv = %q, %v; want %q", direct.argv, err, wantArgv)
 	}
 
 	// Flags and values as separate words or list elements; the command's
@@ -449,9 +488,10 @@ func fixtureProbes(t *testing.T, c *chain) map[string]probe {
 	return probes
 }
 
-// settings are the chain's machine, key and locate for the examples.
+// settings are the chain's machine, key, locate and a cache directory for
+// the examples.
 func (c *chain) settings() settings {
-	s := settings{machine: machine}
+	s := settings{machine: machine, cacheDir: filepath.Join(c.dir, "cache")}
 	for _, kv := range c.env {
 		if v, ok := strings.CutPrefix(kv, "LOCATE_URL="); ok {
 			s.locateURL = v
@@ -464,10 +504,10 @@ func (c *chain) settings() settings {
 }
 
 // TestExamplesThatHandOverTheURL runs the fixture's cron and
-// script_exporter examples, and the cron line with -env-name=MONITORING_URL
-// (that variable alone, which ndt7-client does not read), which leaves
-// ndt7-client to find a server of its own: the check must fail for it,
-// because the server under test counts nothing.
+// script_exporter examples, and the cron line with -env-name=MONITORING_URL,
+// which sets that variable alone and leaves ndt7-client to find a server
+// of its own: the check must fail for it, because the server under test
+// counts nothing.
 func TestExamplesThatHandOverTheURL(t *testing.T) {
 	c := startChain(t)
 	probes := fixtureProbes(t, c)
@@ -479,9 +519,9 @@ func TestExamplesThatHandOverTheURL(t *testing.T) {
 	withoutURL := probes["cron"]
 	withoutURL.name = "cron with -env-name=MONITORING_URL"
 	line := withoutURL.argv[2]
-	withoutURL.argv = []string{"sh", "-c", strings.Replace(line, " -env-name=SERVICE_URL", " -env-name=MONITORING_URL", 1)}
+	withoutURL.argv = []string{"sh", "-c", strings.Replace(line, " -- ", " -env-name=MONITORING_URL -- ", 1)}
 	if withoutURL.argv[2] == line {
-		t.Fatalf("the cron fixture has no -env-name=SERVICE_URL to remove: %q", line)
+		t.Fatalf("the cron fixture has no command to add -env-name before: %q", line)
 	}
 	trapped := c.trapHits.Load()
 	o := c.run(t, withoutURL, downloaded)
@@ -493,15 +533,41 @@ func TestExamplesThatHandOverTheURL(t *testing.T) {
 	t.Logf("%s: exit %d, %d connections to the stand-in for public locate", withoutURL.name, o.exit, c.trapHits.Load()-trapped)
 }
 
-// TestREADMEExamples runs the examples the README marks, as written.
+// docExamples returns the examples of README.md and docs/*.md by block
+// name; a name may be used once across the files.
+func docExamples() (map[string][]example, error) {
+	files, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		return nil, err
+	}
+	all := map[string][]example{}
+	where := map[string]string{}
+	for _, path := range append([]string{"../README.md"}, files...) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimPrefix(path, "../")
+		examples, err := extractExamples(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for block, ex := range examples {
+			if first, dup := where[block]; dup {
+				return nil, fmt.Errorf("%s and %s both have a block marked %q", first, name, block)
+			}
+			where[block] = name
+			all[block] = ex
+		}
+	}
+	return all, nil
+}
+
+// TestREADMEExamples runs the examples the docs mark, as written.
 func TestREADMEExamples(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+	examples, err := docExamples()
 	if err != nil {
 		t.Fatal(err)
-	}
-	examples, err := extractExamples(string(b))
-	if err != nil {
-		t.Fatalf("README.md: %v", err)
 	}
 	var missing []string
 	for _, name := range readmeExamples {
@@ -510,7 +576,7 @@ func TestREADMEExamples(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Fatalf("README.md has no block marked <!-- e2e: NAME --> for %s", strings.Join(missing, ", "))
+		t.Fatalf("the docs have no block marked <!-- e2e: NAME --> for %s", strings.Join(missing, ", "))
 	}
 	c := startChain(t)
 	for _, name := range slices.Sorted(maps.Keys(examples)) {
@@ -518,9 +584,9 @@ func TestREADMEExamples(t *testing.T) {
 			t.Run(fmt.Sprintf("%s %d", name, i+1), func(t *testing.T) {
 				p, err := ex.probe(c.settings())
 				if err != nil {
-					t.Fatalf("README.md block %q, example %d: %v", name, i+1, err)
+					t.Fatalf("block %q, example %d: %v", name, i+1, err)
 				}
-				p.name = fmt.Sprintf("README.md %s example %d", name, i+1)
+				p.name = fmt.Sprintf("docs' %s example %d", name, i+1)
 				directions := []string{"download"}
 				if usesUpload(ex) {
 					directions = append(directions, "upload")
@@ -534,4 +600,26 @@ func TestREADMEExamples(t *testing.T) {
 // usesUpload reports whether an example probes the upload too.
 func usesUpload(e example) bool {
 	return strings.Contains(e.shell+strings.Join(e.argv, " "), "/ndt/v7/upload")
+}
+
+// TestDocExamplesParse checks, without the chain, that every marked block
+// of the docs yields examples and that the blocks the e2e run needs are
+// there.
+func TestDocExamplesParse(t *testing.T) {
+	examples, err := docExamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range readmeExamples {
+		if len(examples[name]) == 0 {
+			t.Errorf("no examples in the block marked %q", name)
+		}
+	}
+	for name, ex := range examples {
+		for i, e := range ex {
+			if _, err := e.probe(settings{machine: machine, signerKey: "/k.jwk", locateURL: "http://127.0.0.1:1/", cacheDir: "/c"}); err != nil {
+				t.Errorf("%s example %d: %v", name, i+1, err)
+			}
+		}
+	}
 }

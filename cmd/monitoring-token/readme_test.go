@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,46 +12,73 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"context"
-
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/token"
 )
 
-// The README's examples are run here with the built binaries, the locate
-// emulator and stand-ins for the clients (this test binary, by another
-// name) that check they were handed a usable URL for the machine. Each
-// fenced sh, cron or yaml block carries a marker in an HTML comment above
-// it: "test: NAME" (run here), "e2e: NAME" (run here and, with the real
-// client and server, by the e2e module) or "not run: WHY".
+// The docs' examples (README.md and docs/*.md) are run here with the built
+// binaries, the locate emulator and stand-ins for the clients (this test
+// binary, by another name) that check they were handed a usable URL for
+// the machine. Each fenced sh, cron or yaml block carries a marker in an
+// HTML comment above it: "test: NAME" (run here), "e2e: NAME" (run here
+// and, with the real client and server, by the e2e module) or
+// "not run: WHY". Names are unique across the files.
 
-// readmeBlock is one fenced block of README.md.
-type readmeBlock struct {
+// docFiles are the Markdown files whose blocks are tested, relative to
+// this package.
+func docFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	return append([]string{"../../README.md"}, files...)
+}
+
+// docBlock is one fenced block of a doc file.
+type docBlock struct {
+	file       string // relative to the repository
 	lang, text string
 	markers    []string // the HTML comments right above it
 	line       int
 }
 
+func (b docBlock) String() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
+
 var markerRE = regexp.MustCompile(`^\s*<!--\s*(.*?)\s*-->\s*$`)
 
-// readmeBlocks returns the fenced blocks of README.md.
-func readmeBlocks(t *testing.T) []readmeBlock {
+// docBlocks returns the fenced blocks of every doc file.
+func docBlocks(t *testing.T) []docBlock {
 	t.Helper()
-	f, err := os.Open("../../README.md")
+	var blocks []docBlock
+	for _, path := range docFiles(t) {
+		blocks = append(blocks, fileBlocks(t, path)...)
+	}
+	return blocks
+}
+
+// fileBlocks returns the fenced blocks of one Markdown file.
+func fileBlocks(t *testing.T, path string) []docBlock {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	name := strings.TrimPrefix(path, "../../")
 	var (
-		blocks  []readmeBlock
+		blocks  []docBlock
 		markers []string
-		cur     *readmeBlock
+		cur     *docBlock
 		body    strings.Builder
+		indent  string
 	)
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
@@ -62,10 +90,11 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 			blocks = append(blocks, *cur)
 			cur = nil
 		case cur != nil:
-			// Blocks inside list items are indented.
-			body.WriteString(strings.TrimPrefix(line, "   ") + "\n")
+			// Blocks inside list items are indented like their fence.
+			body.WriteString(strings.TrimPrefix(line, indent) + "\n")
 		case strings.HasPrefix(trimmed, "```"):
-			cur = &readmeBlock{lang: strings.TrimPrefix(trimmed, "```"), markers: markers, line: n}
+			cur = &docBlock{file: name, lang: strings.TrimPrefix(trimmed, "```"), markers: markers, line: n}
+			indent = line[:len(line)-len(strings.TrimLeft(line, " "))]
 			body.Reset()
 			markers = nil
 		case markerRE.MatchString(line):
@@ -77,11 +106,14 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	if cur != nil {
+		t.Fatalf("%s:%d: the block does not end", name, cur.line)
+	}
 	return blocks
 }
 
 // testName returns the block's test or e2e name, or "" when it is not run.
-func (b readmeBlock) testName() string {
+func (b docBlock) testName() string {
 	for _, m := range b.markers {
 		for _, prefix := range []string{"test:", "e2e:"} {
 			if name, ok := strings.CutPrefix(m, prefix); ok {
@@ -92,39 +124,71 @@ func (b readmeBlock) testName() string {
 	return ""
 }
 
-func TestREADMEBlocksAreMarked(t *testing.T) {
-	blocks := readmeBlocks(t)
-	if len(blocks) < 10 {
-		t.Fatalf("found %d blocks in README.md; the parser is broken", len(blocks))
+// runnable reports whether a block's language is one the tests must run.
+func runnable(lang string) bool {
+	switch lang {
+	case "sh", "bash", "shell", "cron", "yaml", "yml":
+		return true
 	}
+	return false
+}
+
+func TestDocBlocksAreMarked(t *testing.T) {
+	blocks := docBlocks(t)
+	if len(blocks) < 20 {
+		t.Fatalf("found %d blocks in the docs; the parser is broken", len(blocks))
+	}
+	seen := map[string]docBlock{}
 	for _, b := range blocks {
-		if b.lang != "sh" && b.lang != "cron" && b.lang != "yaml" {
+		if !runnable(b.lang) {
 			continue
 		}
 		notRun := false
 		for _, m := range b.markers {
 			notRun = notRun || strings.HasPrefix(m, "not run")
 		}
-		if b.testName() == "" && !notRun {
-			t.Errorf("README.md:%d: %s block has no test, e2e or not-run marker", b.line, b.lang)
+		name := b.testName()
+		if name == "" && !notRun {
+			t.Errorf("%v: %s block has no test, e2e or not-run marker", b, b.lang)
 		}
+		if first, dup := seen[name]; dup && name != "" {
+			t.Errorf("%v: a second block named %q (the first is at %v)", b, name, first)
+		}
+		seen[name] = b
 	}
 }
 
-// readmeRun is the set-up the README's examples run in.
-type readmeRun struct {
+// TestDocBlockParser checks the parser on blocks a doc may hold.
+func TestDocBlockParser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.md")
+	text := "<!-- test: a -->\n```sh\necho a\n```\n\n1. Step:\n\n   <!-- not run: b -->\n   ```sh\n   echo b\n   ```\n\ntext\n```yaml\nk: v\n```\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := fileBlocks(t, path)
+	if len(got) != 3 || got[0].testName() != "a" || got[0].text != "echo a\n" ||
+		got[1].text != "echo b\n" || len(got[1].markers) != 1 || len(got[2].markers) != 0 {
+		t.Errorf("blocks = %+v", got)
+	}
+}
+
+// docRun is the set-up the docs' examples run in.
+type docRun struct {
 	f        *fixture
-	dir      string // the working directory and $tmp
+	dir      string // the working directory
 	log      string // where the client stand-ins write what they saw
 	env      []string
 	replacer *strings.Replacer
 }
 
-func newReadmeRun(t *testing.T) *readmeRun {
+// newDocRun makes a run with a deployment's environment: the emulator for
+// locate, the fixture's key, and the commands and client stand-ins in a
+// directory that stands for /usr/local/bin.
+func newDocRun(t *testing.T) *docRun {
 	t.Helper()
 	f := newFixture(t)
 	dir := t.TempDir()
-	stubs := filepath.Join(dir, "stubs")
+	stubs := filepath.Join(dir, "usr-local-bin")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +196,15 @@ func newReadmeRun(t *testing.T) *readmeRun {
 	if err := os.Mkdir(stubs, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	links := map[string]string{}
 	for name := range clientStubs {
-		if err := os.Symlink(self, filepath.Join(stubs, name)); err != nil {
+		links[name] = self
+	}
+	for _, name := range []string{"monitoring-token", "monitoring-keygen", "locate-emulator"} {
+		links[name] = filepath.Join(binDir, name)
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(stubs, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,33 +213,49 @@ func newReadmeRun(t *testing.T) *readmeRun {
 	if err := os.WriteFile(filepath.Join(stubs, "cache_exit_code.sh"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := &readmeRun{f: f, dir: dir, log: filepath.Join(dir, "clients.log")}
+	r := &docRun{f: f, dir: dir, log: filepath.Join(dir, "clients.log")}
 	r.env = []string{
-		"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"),
+		"PATH=" + stubs + ":" + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"LOCATE_URL=" + f.emu.URL,
 		"MONITORING_SIGNER_KEY=" + f.keyPath,
 		"STUB_LOG=" + r.log,
-		"TARGET=" + machine,
-		"tmp=" + dir,
 		// The go command in the examples shares the test's caches.
 		"GOCACHE=" + goEnv(t, "GOCACHE"),
 		"GOMODCACHE=" + goEnv(t, "GOMODCACHE"),
 		"GOFLAGS=-buildvcs=false",
 	}
 	r.replacer = strings.NewReplacer(
-		"/secrets/monitoring.jwk", f.keyPath,
 		"/etc/monitoring/monitoring.jwk", f.keyPath,
-		"-monitoring-signer-key=key.jwk", "-monitoring-signer-key="+f.keyPath,
+		"https://locate.measurementlab.net/v2/platform/monitoring/", f.emu.URL,
 		"/var/cache/monitoring-token", filepath.Join(dir, "cache"),
 		"/var/lib/node_exporter/textfile/", dir+"/",
-		"/usr/local/bin/monitoring-token", binary,
+		"/usr/local/bin", stubs,
 	)
 	return r
 }
 
-// run runs a command line (sh syntax) in the run's directory, or in dir.
-func (r *readmeRun) run(t *testing.T, dir, line string, extraEnv ...string) result {
+// bare returns the environment of a fresh shell: the installed commands
+// on PATH, and nothing of the deployment's.
+func (r *docRun) bare() []string {
+	var env []string
+	for _, kv := range r.env {
+		if k, _, _ := strings.Cut(kv, "="); k != "LOCATE_URL" && k != "MONITORING_SIGNER_KEY" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// run runs a command line (sh syntax) in the run's directory, or in dir,
+// with the run's environment and then extraEnv.
+func (r *docRun) run(t *testing.T, dir, line string, extraEnv ...string) result {
+	t.Helper()
+	return r.runIn(t, dir, line, append(append([]string{}, r.env...), extraEnv...))
+}
+
+// runIn runs a command line with exactly the environment env.
+func (r *docRun) runIn(t *testing.T, dir, line string, env []string) result {
 	t.Helper()
 	if dir == "" {
 		dir = r.dir
@@ -177,7 +264,7 @@ func (r *readmeRun) run(t *testing.T, dir, line string, extraEnv ...string) resu
 	defer cancel()
 	cmd := osexec.CommandContext(ctx, "bash", "-ec", r.replacer.Replace(line))
 	cmd.Dir = dir
-	cmd.Env = append(append([]string{}, r.env...), extraEnv...)
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil && !errors.As(err, new(*osexec.ExitError)) {
 		t.Fatalf("%s: %v", line, err)
@@ -187,7 +274,7 @@ func (r *readmeRun) run(t *testing.T, dir, line string, extraEnv ...string) resu
 }
 
 // clients returns what the client stand-ins saw, one line per run.
-func (r *readmeRun) clients(t *testing.T) []string {
+func (r *docRun) clients(t *testing.T) []string {
 	t.Helper()
 	b, err := os.ReadFile(r.log)
 	if errors.Is(err, os.ErrNotExist) {
@@ -201,7 +288,7 @@ func (r *readmeRun) clients(t *testing.T) []string {
 
 // wantClients checks the stand-ins' log against want, e.g.
 // "ndt7-client:ok:/ndt/v7/download".
-func (r *readmeRun) wantClients(t *testing.T, want ...string) {
+func (r *docRun) wantClients(t *testing.T, want ...string) {
 	t.Helper()
 	got := r.clients(t)
 	if strings.Join(got, " ") != strings.Join(want, " ") {
@@ -225,28 +312,20 @@ func cronCommand(text string) (env []string, line string) {
 	return env, line
 }
 
-// yamlCommand returns the command line of a script_exporter script.
-func yamlCommand(text string) string {
-	var words []string
-	for _, l := range strings.Split(text, "\n") {
-		l = strings.TrimSpace(l)
-		if c, ok := strings.CutPrefix(l, "command: "); ok {
-			words = append(words, c)
-		} else if a, ok := strings.CutPrefix(l, "- "); ok && len(words) > 0 {
-			words = append(words, shellQuote(a))
-		}
-	}
-	return strings.Join(words, " ")
-}
+const (
+	download = "ndt7-client:ok:/ndt/v7/download"
+	upload   = "ndt7-client:ok:/ndt/v7/upload"
+)
 
-func TestREADMEExamples(t *testing.T) {
-	download, upload := "ndt7-client:ok:/ndt/v7/download", "ndt7-client:ok:/ndt/v7/upload"
+// docChecks are the checks of the docs' blocks by name; nil: the block is
+// run elsewhere.
+func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock) {
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks := map[string]func(t *testing.T, r *readmeRun, b readmeBlock){
-		"install": func(t *testing.T, r *readmeRun, b readmeBlock) {
+	return map[string]func(t *testing.T, r *docRun, b docBlock){
+		"install": func(t *testing.T, r *docRun, b docBlock) {
 			gobin := filepath.Join(r.dir, "gobin")
 			res := r.run(t, repo, b.text, "GOBIN="+gobin)
 			for _, cmd := range []string{"monitoring-token", "monitoring-keygen", "locate-emulator"} {
@@ -255,126 +334,115 @@ func TestREADMEExamples(t *testing.T) {
 				}
 			}
 		},
-		"keygen": func(t *testing.T, r *readmeRun, b readmeBlock) {
+		"keygen":        keygen("monitoring"),
+		"rotate_keygen": keygen("monitoring-2"),
+		"first-probe": func(t *testing.T, r *docRun, b docBlock) {
 			res := r.run(t, "", b.text)
-			fi, err := os.Stat(filepath.Join(r.dir, "monitoring.jwk"))
-			if res.status != 0 || err != nil || fi.Mode().Perm() != 0o600 {
-				t.Errorf("status %d, private key %v (%v): %s", res.status, fi, err, res.stdout)
+			if res.status != 0 || !strings.Contains(res.stdout, "status 0") {
+				t.Errorf("status %d: %s", res.status, token.Redact(res.stdout))
 			}
-			if _, err := os.Stat(filepath.Join(r.dir, "monitoring.pub.jwk")); err != nil {
-				t.Error(err)
-			}
-		},
-		"first-probe":     runsClients(download),
-		"print":           runsClients(download),
-		"cron":            runsClients(download),
-		"script_exporter": runsClients(download),
-		"full-probe":      runsClients(download, upload),
-		"production":      runsClients("wehe-client.sh:ok", download),
-		"development":     nil,
-		"ci-steps":        nil,
-		"ci":              nil,
-		"script_exporter_cache": func(t *testing.T, r *readmeRun, b readmeBlock) {
-			line := yamlCommand(b.text)
-			for i := 0; i < 2; i++ {
-				if res := r.run(t, "", line); res.status != 0 {
-					t.Fatalf("run %d: status %d: %s", i+1, res.status, res.stdout)
-				}
-			}
-			// The second scrape is a cache hit: the client ran once.
 			r.wantClients(t, download)
 		},
-		"production-original": func(t *testing.T, r *readmeRun, b readmeBlock) {
-			lines := strings.Split(strings.TrimSpace(b.text), "\n")
-			// The wehe line as it was works: wehe/replay's default is
-			// the locate request URL that wehe-cmdline fetches.
-			if res := r.run(t, "", lines[0]); res.status != 0 {
-				t.Errorf("original wehe line: status %d: %s", res.status, res.stdout)
+		"print": runsClients(download),
+		"cron":  runsClients(download),
+		"textfile": func(t *testing.T, r *docRun, b docBlock) {
+			runsClients(download)(t, r, b)
+			m := probeMetrics(t, filepath.Join(r.dir, "ndt7_mlab1-lga01.prom"))
+			if m["monitoring_probe_success"] != 1 {
+				t.Errorf("metrics %v, want success 1", m)
 			}
-			if res := r.run(t, "", lines[1]); res.status != 0 {
-				t.Errorf("original ndt7 line: status %d: %s", res.status, res.stdout)
+		},
+		"full-probe": runsClients(download, upload),
+		"production_original": func(t *testing.T, r *docRun, b docBlock) {
+			for i, line := range strings.Split(strings.TrimSpace(b.text), "\n") {
+				if res := r.run(t, "", line, "TARGET="+machine); res.status != 0 {
+					t.Errorf("line %d: status %d: %s", i+1, res.status, token.Redact(res.stdout))
+				}
 			}
 			r.wantClients(t, "wehe-client.sh:ok", download)
 		},
-	}
-	checks["alerts"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
-		path := filepath.Join(r.dir, "probe.prom")
-		if res := r.run(t, "", "monitoring-token -machine="+machine+" -metrics-file="+path+" -- true"); res.status != 0 {
-			t.Fatalf("status %d: %s", res.status, res.stdout)
-		}
-		written := probeMetrics(t, path)
-		for _, name := range regexp.MustCompile(`monitoring_probe_\w+`).FindAllString(b.text, -1) {
-			if _, ok := written[name]; !ok {
-				t.Errorf("the rules use %s, which monitoring-token does not write", name)
+		"ci": func(t *testing.T, r *docRun, b docBlock) {
+			res := r.runIn(t, "", b.text, r.bare())
+			want := "ndt7-client would test wss://ndt-" + machine + "/ndt/v7/download\n"
+			if res.status != 0 || res.stdout != want {
+				t.Errorf("status %d, output %q, want exactly %q", res.status, token.Redact(res.stdout), want)
 			}
-		}
+		},
+		"ci_steps": func(t *testing.T, r *docRun, b docBlock) {
+			res := r.runIn(t, "", b.text, r.bare())
+			if res.status != 0 || !strings.Contains(res.stdout, "export MONITORING_URL='wss://ndt-"+machine+"/ndt/v7/download?access_token=") {
+				t.Errorf("status %d, output %q", res.status, token.Redact(res.stdout))
+			}
+		},
+		"alerts": func(t *testing.T, r *docRun, b docBlock) {
+			path := filepath.Join(r.dir, "probe.prom")
+			if res := r.run(t, "", "monitoring-token -machine="+machine+" -metrics-file="+path+" -- true"); res.status != 0 {
+				t.Fatalf("status %d: %s", res.status, res.stdout)
+			}
+			written := probeMetrics(t, path)
+			for _, name := range regexp.MustCompile(`monitoring_probe_\w+`).FindAllString(b.text, -1) {
+				if _, ok := written[name]; !ok {
+					t.Errorf("the rules use %s, which monitoring-token does not write", name)
+				}
+			}
+		},
+		// Run by the e2e module: it needs the real ndt-server.
+		"local-server": nil,
 	}
-	checks["ci"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
-		probe := filepath.Join(r.dir, "my-probe.sh")
-		if err := os.WriteFile(probe, []byte("#!/bin/sh\nexec ndt7-client -service-url=\"$MONITORING_URL\"\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		bin := filepath.Join(r.dir, "bin") + "/"
-		text := strings.NewReplacer("bin/", bin, "./my-probe.sh", probe).Replace(b.text)
-		if res := r.run(t, repo, text); res.status != 0 {
-			t.Fatalf("status %d: %s", res.status, res.stdout)
-		}
-		r.wantClients(t, download)
-	}
-	checks["ci-local-server"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
-		text := strings.ReplaceAll(b.text, "bin/", binDir+"/")
-		res := r.run(t, "", text, "LOCATE_URL=", "MONITORING_SIGNER_KEY=")
-		_, quoted, _ := strings.Cut(res.stdout, "export MONITORING_URL=")
-		quoted, _, _ = strings.Cut(quoted, "\n") // ndt7's SERVICE_URL follows
-		u, err := url.Parse(strings.Trim(strings.TrimSpace(quoted), "'"))
-		if res.status != 0 || err != nil || u.Host != "127.0.0.1:4443" || u.Path != "/ndt/v7/download" || u.Query().Get("early_exit") != "250" {
-			t.Fatalf("status %d, output %q", res.status, token.Redact(res.stdout))
-		}
-		if err := checkLocateToken(u.Query().Get(locate.AccessTokenParam)); err != nil {
-			t.Error(err)
-		}
-	}
-	checks["ci-steps"] = func(t *testing.T, r *readmeRun, b readmeBlock) {
-		text := strings.ReplaceAll(b.text, "bin/", binDir+"/")
-		res := r.run(t, "", text, "LOCATE_URL=", "MONITORING_SIGNER_KEY=")
-		if res.status != 0 || !strings.Contains(res.stdout, "export MONITORING_URL='wss://ndt-"+machine+"/ndt/v7/download?access_token=") {
-			t.Errorf("status %d, output %q", res.status, token.Redact(res.stdout))
-		}
-	}
-	for _, b := range readmeBlocks(t) {
+}
+
+func TestDocExamples(t *testing.T) {
+	checks := docChecks(t)
+	exporters := exporterChecks(t)
+	blocks := docBlocks(t)
+	for _, b := range blocks {
 		name := b.testName()
 		if name == "" {
 			continue
 		}
 		check, known := checks[name]
 		if !known {
-			t.Errorf("README.md:%d: no test knows the block %q", b.line, name)
+			check, known = exporters(blocks, b)
+		}
+		if !known {
+			t.Errorf("%v: no test knows the block %q", b, name)
 			continue
 		}
 		if check == nil {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			check(t, newReadmeRun(t), b)
+			check(t, newDocRun(t), b)
 		})
 	}
 }
 
-// runsClients is a check that runs each command line of a block (a
-// crontab's job, a script_exporter script, or sh lines) and wants the
-// clients to have seen exactly want.
-func runsClients(want ...string) func(t *testing.T, r *readmeRun, b readmeBlock) {
-	return func(t *testing.T, r *readmeRun, b readmeBlock) {
+// keygen checks a monitoring-keygen block that writes NAME.jwk and
+// NAME.pub.jwk.
+func keygen(name string) func(t *testing.T, r *docRun, b docBlock) {
+	return func(t *testing.T, r *docRun, b docBlock) {
+		res := r.run(t, "", b.text)
+		fi, err := os.Stat(filepath.Join(r.dir, name+".jwk"))
+		if res.status != 0 || err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("status %d, private key %v (%v): %s", res.status, fi, err, res.stdout)
+		}
+		if _, err := os.Stat(filepath.Join(r.dir, name+".pub.jwk")); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// runsClients is a check that runs a block (a crontab's job or sh lines)
+// and wants the clients to have seen exactly want.
+func runsClients(want ...string) func(t *testing.T, r *docRun, b docBlock) {
+	return func(t *testing.T, r *docRun, b docBlock) {
 		var env []string
 		line := b.text
-		switch b.lang {
-		case "cron":
+		if b.lang == "cron" {
 			env, line = cronCommand(b.text)
 			for i := range env {
 				env[i] = r.replacer.Replace(env[i])
 			}
-		case "yaml":
-			line = yamlCommand(b.text)
 		}
 		if res := r.run(t, "", line, env...); res.status != 0 {
 			t.Fatalf("status %d: %s", res.status, token.Redact(res.stdout))

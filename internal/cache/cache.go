@@ -50,10 +50,13 @@
 // emptied cache), each key probes again within the TTL, and from then on
 // once per TTL on its own phase: the fleet is spread as evenly as the hashes
 // are. That holds while the scrape interval plus a probe's duration stays
-// under a quarter of the TTL. The obvious alternatives fail: the same delay
-// for every key keeps the fleet in step, a fixed period per key drifts into
-// clumps, and a phase modulo half the TTL crowds the fleet into one half
-// of every TTL.
+// under a quarter of the TTL. TestFleetSpread checks it on a fake clock:
+// 500 keys scraped once a minute with a TTL of 10 minutes for a day, probes
+// of up to 50 s, every 5-minute window from the second TTL on within 30% of
+// the mean of 250 probes (218 to 282 were measured). The obvious
+// alternatives fail: the same delay for every key keeps the fleet in step,
+// a fixed period per key drifts into clumps, and a phase modulo half the
+// TTL crowds the fleet into one half of every TTL.
 //
 // An entry whose expiry lies more than the current TTL after its success
 // was written under a longer TTL (a deploy lowered it). It is not fresh,
