@@ -21,9 +21,10 @@ const tokenChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 // commandFailed is the one line about a command that ran and failed: how
 // it ended, the status monitoring-token exits with when that is not the
 // command's own, and the end of its output when it was kept (not shown).
-// dying is the signal monitoring-token is about to die by, or 0.
-func commandFailed(e *exec.ExitError, status int, dying syscall.Signal) string {
-	line := token.Redact(e.Error())
+// err is e with what the run adds (the exporter's deadline); dying is the
+// signal monitoring-token is about to die by, or 0.
+func commandFailed(err error, e *exec.ExitError, status int, dying syscall.Signal) string {
+	line := token.Redact(err.Error())
 	if dying == 0 && (e.Signal != 0 || e.TimedOut) {
 		line += fmt.Sprintf("; exit status %d", status)
 	}

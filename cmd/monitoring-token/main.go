@@ -418,7 +418,7 @@ func report(stderr io.Writer, err error) (status int, sig syscall.Signal) {
 	}
 	var failed *exec.ExitError
 	if errors.As(err, &failed) {
-		fmt.Fprintf(stderr, "monitoring-token: %s\n", commandFailed(failed, status, sig))
+		fmt.Fprintf(stderr, "monitoring-token: %s\n", commandFailed(err, failed, status, sig))
 		return status, sig
 	}
 	if errors.As(err, new(interface{ ExitStatus() int })) {

@@ -91,6 +91,9 @@ type result struct {
 	stdout, stderr string
 }
 
+// output is what the run wrote, both streams, for a failure's message.
+func (r result) output() string { return r.stdout + r.stderr }
+
 // statusOf returns the exit status of a finished process as a shell sees
 // it, and the signal that killed it, if one did.
 func statusOf(ps *os.ProcessState) (int, syscall.Signal) {

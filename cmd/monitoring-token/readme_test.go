@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -265,12 +266,14 @@ func (r *docRun) runIn(t *testing.T, dir, line string, env []string) result {
 	cmd := osexec.CommandContext(ctx, "bash", "-ec", r.replacer.Replace(line))
 	cmd.Dir = dir
 	cmd.Env = env
-	out, err := cmd.CombinedOutput()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
 	if err != nil && !errors.As(err, new(*osexec.ExitError)) {
 		t.Fatalf("%s: %v", line, err)
 	}
 	status, sig := statusOf(cmd.ProcessState)
-	return result{status: status, signal: sig, stdout: string(out)}
+	return result{status: status, signal: sig, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // clients returns what the client stand-ins saw, one line per run.
@@ -330,7 +333,7 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 			res := r.run(t, repo, b.text, "GOBIN="+gobin)
 			for _, cmd := range []string{"monitoring-token", "monitoring-keygen", "locate-emulator"} {
 				if _, err := os.Stat(filepath.Join(gobin, cmd)); err != nil || res.status != 0 {
-					t.Errorf("status %d, %s not installed (%v): %s", res.status, cmd, err, res.stdout)
+					t.Errorf("status %d, %s not installed (%v): %s", res.status, cmd, err, res.output())
 				}
 			}
 		},
@@ -339,7 +342,7 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 		"first-probe": func(t *testing.T, r *docRun, b docBlock) {
 			res := r.run(t, "", b.text)
 			if res.status != 0 || !strings.Contains(res.stdout, "status 0") {
-				t.Errorf("status %d: %s", res.status, token.Redact(res.stdout))
+				t.Errorf("status %d: %s", res.status, token.Redact(res.output()))
 			}
 			r.wantClients(t, download)
 		},
@@ -356,28 +359,30 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 		"production_original": func(t *testing.T, r *docRun, b docBlock) {
 			for i, line := range strings.Split(strings.TrimSpace(b.text), "\n") {
 				if res := r.run(t, "", line, "TARGET="+machine); res.status != 0 {
-					t.Errorf("line %d: status %d: %s", i+1, res.status, token.Redact(res.stdout))
+					t.Errorf("line %d: status %d: %s", i+1, res.status, token.Redact(res.output()))
 				}
 			}
 			r.wantClients(t, "wehe-client.sh:ok", download)
 		},
 		"ci": func(t *testing.T, r *docRun, b docBlock) {
 			res := r.runIn(t, "", b.text, r.bare())
+			// The emulator's URL goes to stderr, the probe's line alone
+			// to stdout.
 			want := "ndt7-client would test wss://ndt-" + machine + "/ndt/v7/download\n"
 			if res.status != 0 || res.stdout != want {
-				t.Errorf("status %d, output %q, want exactly %q", res.status, token.Redact(res.stdout), want)
+				t.Errorf("status %d, stdout %q, want exactly %q; stderr %q", res.status, token.Redact(res.stdout), want, token.Redact(res.stderr))
 			}
 		},
 		"ci_steps": func(t *testing.T, r *docRun, b docBlock) {
 			res := r.runIn(t, "", b.text, r.bare())
 			if res.status != 0 || !strings.Contains(res.stdout, "export MONITORING_URL='wss://ndt-"+machine+"/ndt/v7/download?access_token=") {
-				t.Errorf("status %d, output %q", res.status, token.Redact(res.stdout))
+				t.Errorf("status %d, output %q", res.status, token.Redact(res.output()))
 			}
 		},
 		"alerts": func(t *testing.T, r *docRun, b docBlock) {
 			path := filepath.Join(r.dir, "probe.prom")
 			if res := r.run(t, "", "monitoring-token -machine="+machine+" -metrics-file="+path+" -- true"); res.status != 0 {
-				t.Fatalf("status %d: %s", res.status, res.stdout)
+				t.Fatalf("status %d: %s", res.status, res.output())
 			}
 			written := probeMetrics(t, path)
 			for _, name := range regexp.MustCompile(`monitoring_probe_\w+`).FindAllString(b.text, -1) {
@@ -424,7 +429,7 @@ func keygen(name string) func(t *testing.T, r *docRun, b docBlock) {
 		res := r.run(t, "", b.text)
 		fi, err := os.Stat(filepath.Join(r.dir, name+".jwk"))
 		if res.status != 0 || err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("status %d, private key %v (%v): %s", res.status, fi, err, res.stdout)
+			t.Errorf("status %d, private key %v (%v): %s", res.status, fi, err, res.output())
 		}
 		if _, err := os.Stat(filepath.Join(r.dir, name+".pub.jwk")); err != nil {
 			t.Error(err)
@@ -445,7 +450,7 @@ func runsClients(want ...string) func(t *testing.T, r *docRun, b docBlock) {
 			}
 		}
 		if res := r.run(t, "", line, env...); res.status != 0 {
-			t.Fatalf("status %d: %s", res.status, token.Redact(res.stdout))
+			t.Fatalf("status %d: %s", res.status, token.Redact(res.output()))
 		}
 		r.wantClients(t, want...)
 	}

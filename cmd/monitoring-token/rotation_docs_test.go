@@ -68,7 +68,7 @@ func TestKeyRotationAsDocumented(t *testing.T) {
 	dir := r.dir
 	oldKey := filepath.Join(dir, "monitoring")
 	if res := r.run(t, "", "monitoring-keygen -private monitoring.jwk -public monitoring.pub.jwk"); res.status != 0 {
-		t.Fatalf("keygen: %s", res.stdout)
+		t.Fatalf("keygen: %s", res.output())
 	}
 	// The new pair, made by the doc's own command.
 	var keygen docBlock
@@ -81,7 +81,7 @@ func TestKeyRotationAsDocumented(t *testing.T) {
 		t.Fatal("docs/operations.md has no block marked test: rotate_keygen")
 	}
 	if res := r.run(t, "", keygen.text); res.status != 0 {
-		t.Fatalf("the doc's keygen: %s", res.stdout)
+		t.Fatalf("the doc's keygen: %s", res.output())
 	}
 	newKey := filepath.Join(dir, "monitoring-2")
 
