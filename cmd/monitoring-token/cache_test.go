@@ -301,7 +301,7 @@ func TestStaleIfError(t *testing.T) {
 		{name: "HTTP 429 until the deadline", inject: repeat(100, status(http.StatusTooManyRequests, "", "")), want: "HTTP 429"},
 		{name: "HTTP 400 as in January 2026", inject: []http.HandlerFunc{status(http.StatusBadRequest, "application/json", `{"error":{"title":"Must provide access_token","status":400}}`)}, want: "HTTP 400"},
 		{name: "a proxy's page", inject: []http.HandlerFunc{status(http.StatusOK, "text/html", "<html>login</html>")}, want: "HTTP 200"},
-		{name: "no answer in time", inject: repeat(10, hang), want: "timeout"},
+		{name: "no answer in time", inject: repeat(10, hang), want: "no answer from locate within"},
 		{name: "token refused", inject: []http.HandlerFunc{status(http.StatusUnauthorized, "", "")}, want: "HTTP 401"},
 	}
 	for _, tt := range tests {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/m-lab/go/logx"
@@ -60,8 +59,8 @@ func (p *prober) probeThroughCache(ctx context.Context) error {
 		return nil
 	case cache.Stale:
 		p.out.stale = true
-		fmt.Fprintf(p.std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s: %s\n",
-			p.finished.Sub(o.LastSuccess).Round(time.Second), cfg.staleIfError, whyLocateFailed(err, p.out.httpStatus), token.Redact(err.Error()))
+		fmt.Fprintf(p.std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s\n",
+			p.finished.Sub(o.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(err.Error()))
 		return nil
 	}
 	return err
@@ -74,20 +73,6 @@ type sharedStatus struct{ status int }
 func (e *sharedStatus) ExitStatus() int { return e.status }
 func (e *sharedStatus) Error() string {
 	return fmt.Sprintf("the probe another run made of this machine meanwhile ended with status %d", e.status)
-}
-
-// whyLocateFailed sums up a locate failure: the HTTP status of locate's last
-// answer, "connection refused" or "timeout".
-func whyLocateFailed(err error, httpStatus int) string {
-	switch {
-	case httpStatus != 0:
-		return fmt.Sprintf("HTTP %d", httpStatus)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	}
-	return "no usable answer"
 }
 
 // cacheKey is what makes a probe the same probe: where locate is, the
