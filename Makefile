@@ -18,6 +18,10 @@ test: lint
 
 # lint also builds, vets and checks the code for macOS (darwin), where Run
 # works too; staticcheck itself is built for this machine (go tool -n).
+# Functions that only tests call, which deadcode (without -test) reports:
+# helpers that exist for the tests of other packages.
+DEADCODE_ALLOWED := ^(internal/poll/poll.go:.*: Until|locate/locatetest/locatetest.go:.*: (Start|Server.Requests|Server.Inject))$$
+
 lint:
 	bash .ci/check-tracked
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
@@ -25,6 +29,7 @@ lint:
 	$(GO) -C e2e mod tidy -diff
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	@dead=$$($(GO) tool deadcode ./... | grep -v -E "$(DEADCODE_ALLOWED)"); test -z "$$dead" || { echo "unreachable code (deadcode):"; echo "$$dead"; exit 1; }
 	$(GO) -C e2e vet ./...
 	$(GO) -C e2e tool staticcheck ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
