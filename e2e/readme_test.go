@@ -44,10 +44,12 @@ import (
 // readmeExamples are the marked blocks the README must have.
 var readmeExamples = []string{"cron", "script_exporter", "script_exporter_full", "full-probe"}
 
-// elsewhere are the marked blocks that other tests run: the ndt-server
-// block holds a server's command, not an example
+// elsewhere are the marked blocks that other tests run: the blocks of
+// "Probing a local server", pasted into two shells by
+// TestProbingALocalServerAsDocumented; the ndt-server block, a server's
+// command and not an example, is also TestLocalServerCommand's
 // (TestLocalServerCommandInDocs).
-var elsewhere = map[string]bool{localServerBlock: true}
+var elsewhere = map[string]bool{localSetupBlock: true, localServerBlock: true, localProbeBlock: true}
 
 // markerLine is the marker before an example block.
 var markerLine = regexp.MustCompile(`^<!--\s*e2e:\s*([A-Za-z0-9_-]+)\s*-->\s*$`)
@@ -109,8 +111,7 @@ func markedBlocks(markdown string) ([]markedBlock, error) {
 }
 
 // extractExamples returns the examples of every marked block in a
-// Markdown text, by marker name. The ndt-server block holds a server's
-// command, not an example (see TestLocalServerCommandInDocs).
+// Markdown text, by marker name; the blocks run elsewhere have none.
 func extractExamples(markdown string) (map[string][]example, error) {
 	blocks, err := markedBlocks(markdown)
 	if err != nil {
@@ -368,7 +369,7 @@ const fixture = "# Real usage\n\n" +
 	"exec bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org \\\n" +
 	"  -cache-dir=/var/cache/monitoring-token -- ndt7-client -quiet\n" +
 	"```\n\n" +
-	"<!-- e2e: local-server -->\n" +
+	"<!-- e2e: ndt-server -->\n" +
 	"```sh\n" +
 	"ndt-server -ndt7.token.required\n" +
 	"```\n"
@@ -397,7 +398,7 @@ func TestExtractExamples(t *testing.T) {
 			block: "ci",
 			shell: "bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -cache-dir=/var/cache/monitoring-token -- ndt7-client -quiet",
 		}},
-		"local-server": nil,
+		"ndt-server": nil,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("extractExamples =\n%#v\nwant\n%#v", got, want)

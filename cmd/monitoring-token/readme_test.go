@@ -391,8 +391,13 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 				}
 			}
 		},
-		// Run by the e2e module: it needs the real ndt-server.
-		"local-server": nil,
+		// "Probing a local server", run by the e2e module in two shells
+		// (TestProbingALocalServerAsDocumented): it needs the real
+		// ndt-server, whose command is also checked against the one
+		// TestLocalServerCommand runs.
+		"local-setup": nil,
+		"ndt-server":  nil,
+		"local-probe": nil,
 	}
 }
 
