@@ -49,7 +49,8 @@ var readmeExamples = []string{"cron", "script_exporter", "script_exporter_full",
 // TestProbingALocalServerAsDocumented; the ndt-server block, a server's
 // command and not an example, is also TestLocalServerCommand's
 // (TestLocalServerCommandInDocs).
-var elsewhere = map[string]bool{localSetupBlock: true, localServerBlock: true, localProbeBlock: true}
+// TestNodeExporterCommandAsDocumented runs the node_exporter command.
+var elsewhere = map[string]bool{localSetupBlock: true, localServerBlock: true, localProbeBlock: true, nodeExporterBlock: true}
 
 // markerLine is the marker before an example block.
 var markerLine = regexp.MustCompile(`^<!--\s*e2e:\s*([A-Za-z0-9_-]+)\s*-->\s*$`)

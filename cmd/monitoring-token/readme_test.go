@@ -398,6 +398,9 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 		"local-setup": nil,
 		"ndt-server":  nil,
 		"local-probe": nil,
+		// node_exporter's command, run by the e2e module
+		// (TestNodeExporterCommandAsDocumented).
+		"node_exporter": nil,
 	}
 }
 
