@@ -44,10 +44,13 @@ import (
 // readmeExamples are the marked blocks the README must have.
 var readmeExamples = []string{"cron", "script_exporter", "script_exporter_full", "full-probe"}
 
-// elsewhere are the marked blocks that other tests run: the ndt-server
-// block holds a server's command, not an example
+// elsewhere are the marked blocks that other tests run: the blocks of
+// "Probing a local server", pasted into two shells by
+// TestProbingALocalServerAsDocumented; the ndt-server block, a server's
+// command and not an example, is also TestLocalServerCommand's
 // (TestLocalServerCommandInDocs).
-var elsewhere = map[string]bool{localServerBlock: true}
+// TestNodeExporterCommandAsDocumented runs the node_exporter command.
+var elsewhere = map[string]bool{localSetupBlock: true, localServerBlock: true, localProbeBlock: true, nodeExporterBlock: true}
 
 // markerLine is the marker before an example block.
 var markerLine = regexp.MustCompile(`^<!--\s*e2e:\s*([A-Za-z0-9_-]+)\s*-->\s*$`)
@@ -109,8 +112,7 @@ func markedBlocks(markdown string) ([]markedBlock, error) {
 }
 
 // extractExamples returns the examples of every marked block in a
-// Markdown text, by marker name. The ndt-server block holds a server's
-// command, not an example (see TestLocalServerCommandInDocs).
+// Markdown text, by marker name; the blocks run elsewhere have none.
 func extractExamples(markdown string) (map[string][]example, error) {
 	blocks, err := markedBlocks(markdown)
 	if err != nil {
@@ -368,7 +370,7 @@ const fixture = "# Real usage\n\n" +
 	"exec bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org \\\n" +
 	"  -cache-dir=/var/cache/monitoring-token -- ndt7-client -quiet\n" +
 	"```\n\n" +
-	"<!-- e2e: local-server -->\n" +
+	"<!-- e2e: ndt-server -->\n" +
 	"```sh\n" +
 	"ndt-server -ndt7.token.required\n" +
 	"```\n"
@@ -397,7 +399,7 @@ func TestExtractExamples(t *testing.T) {
 			block: "ci",
 			shell: "bin/monitoring-token -machine=mlab1-lga01.mlab-oti.measurement-lab.org -cache-dir=/var/cache/monitoring-token -- ndt7-client -quiet",
 		}},
-		"local-server": nil,
+		"ndt-server": nil,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("extractExamples =\n%#v\nwant\n%#v", got, want)
@@ -479,6 +481,9 @@ func fixtureProbes(t *testing.T, c *chain) map[string]probe {
 	}
 	probes := map[string]probe{}
 	for name, ex := range examples {
+		if len(ex) == 0 {
+			continue // run elsewhere
+		}
 		p, err := ex[0].probe(c.settings())
 		if err != nil {
 			t.Fatal(err)

@@ -379,6 +379,13 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 				t.Errorf("status %d, output %q", res.status, token.Redact(res.output()))
 			}
 		},
+		"clock_behind": func(t *testing.T, r *docRun, b docBlock) {
+			res := r.runIn(t, "", b.text, r.bare())
+			want := "locate rejected the monitoring token (HTTP 401); this host's clock is 75 s behind locate's; tokens live 1m0s (-token-lifetime), so locate takes them for expired: set this host's clock (NTP)"
+			if res.status != statusFailed || !strings.Contains(res.stderr, want) {
+				t.Errorf("status %d, stderr %q; want %d and %q", res.status, token.Redact(res.stderr), statusFailed, want)
+			}
+		},
 		"alerts": func(t *testing.T, r *docRun, b docBlock) {
 			path := filepath.Join(r.dir, "probe.prom")
 			if res := r.run(t, "", "monitoring-token -machine="+machine+" -metrics-file="+path+" -- true"); res.status != 0 {
@@ -391,8 +398,16 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 				}
 			}
 		},
-		// Run by the e2e module: it needs the real ndt-server.
-		"local-server": nil,
+		// "Probing a local server", run by the e2e module in two shells
+		// (TestProbingALocalServerAsDocumented): it needs the real
+		// ndt-server, whose command is also checked against the one
+		// TestLocalServerCommand runs.
+		"local-setup": nil,
+		"ndt-server":  nil,
+		"local-probe": nil,
+		// node_exporter's command, run by the e2e module
+		// (TestNodeExporterCommandAsDocumented).
+		"node_exporter": nil,
 	}
 }
 
