@@ -107,14 +107,21 @@ func TestProbingALocalServerAsDocumented(t *testing.T) {
 	}
 }
 
-// docBlockText returns the text of the block marked <!-- e2e: NAME --> in
-// README.md or docs/*.md, as a reader would paste it.
-func docBlockText(t *testing.T, name string) string {
+// docBlock is a marked block of README.md or docs/*.md.
+type docBlock struct {
+	file string
+	markedBlock
+}
+
+// docBlocksNamed returns the blocks marked <!-- e2e: NAME --> in README.md
+// and docs/*.md.
+func docBlocksNamed(t *testing.T, name string) []docBlock {
 	t.Helper()
 	files, err := filepath.Glob("../docs/*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var found []docBlock
 	for _, f := range append([]string{"../README.md"}, files...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -126,12 +133,22 @@ func docBlockText(t *testing.T, name string) string {
 		}
 		for _, blk := range blocks {
 			if blk.name == name {
-				return strings.Join(blk.body, "\n") + "\n"
+				found = append(found, docBlock{f, blk})
 			}
 		}
 	}
-	t.Fatalf("no block marked <!-- e2e: %s --> in README.md or docs/*.md", name)
-	return ""
+	return found
+}
+
+// docBlockText returns the text of the block marked <!-- e2e: NAME --> in
+// README.md or docs/*.md, as a reader would paste it.
+func docBlockText(t *testing.T, name string) string {
+	t.Helper()
+	found := docBlocksNamed(t, name)
+	if len(found) == 0 {
+		t.Fatalf("no block marked <!-- e2e: %s --> in README.md or docs/*.md", name)
+	}
+	return strings.Join(found[0].body, "\n") + "\n"
 }
 
 // shell is a shell reading commands from its standard input, as a

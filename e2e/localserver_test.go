@@ -159,31 +159,13 @@ func realUID(status string) (int, error) {
 // TestLocalServerCommandInDocs checks that the docs give localServerCommand
 // in a block marked <!-- e2e: ndt-server --> in README.md or docs/*.md.
 func TestLocalServerCommandInDocs(t *testing.T) {
-	files, err := filepath.Glob("../docs/*.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, f := range append([]string{"../README.md"}, files...) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		blocks, err := markedBlocks(string(b))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, blk := range blocks {
-			if blk.name != localServerBlock {
-				continue
-			}
-			found = append(found, f)
-			if got := strings.Join(joinContinuations(blk.body), "\n"); got != localServerCommand {
-				t.Errorf("%s:%d: the ndt-server block is\n%s\nwant exactly\n%s", f, blk.line, got, localServerCommand)
-			}
+	found := docBlocksNamed(t, localServerBlock)
+	for _, blk := range found {
+		if got := strings.Join(joinContinuations(blk.body), "\n"); got != localServerCommand {
+			t.Errorf("%s:%d: the ndt-server block is\n%s\nwant exactly\n%s", blk.file, blk.line, got, localServerCommand)
 		}
 	}
 	if len(found) != 1 {
-		t.Errorf("want one block marked <!-- e2e: %s --> in README.md and docs/*.md, found %d %v", localServerBlock, len(found), found)
+		t.Errorf("want one block marked <!-- e2e: %s --> in README.md and docs/*.md, found %d", localServerBlock, len(found))
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -36,14 +35,7 @@ func TestNodeExporterCommandAsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &nodeExporter{process: p, metricsURL: "http://" + addr + "/metrics"}
-	err = waitFor(startTimeout, "node_exporter's /metrics", func() (bool, error) {
-		if p.exited() {
-			return false, fmt.Errorf("node_exporter exited: %s", p.output())
-		}
-		_, err := n.scrape()
-		return err == nil, nil
-	})
+	n, err := waitNodeExporter(p, addr)
 	if err != nil {
 		t.Fatalf("%s: %v", line, err)
 	}

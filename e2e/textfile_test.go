@@ -176,15 +176,8 @@ func startNodeExporter(t *testing.T, dir string) *nodeExporter {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := &nodeExporter{process: p, metricsURL: "http://" + addr + "/metrics"}
-		err = waitFor(startTimeout, "node_exporter's /metrics", func() (bool, error) {
-			if p.exited() {
-				return false, fmt.Errorf("node_exporter exited: %s", p.output())
-			}
-			_, err := n.scrape()
-			return err == nil, nil
-		})
-		if err == nil {
+		var n *nodeExporter
+		if n, err = waitNodeExporter(p, addr); err == nil {
 			return n
 		}
 		p.stop()
@@ -195,6 +188,20 @@ func startNodeExporter(t *testing.T, dir string) *nodeExporter {
 	}
 	t.Fatal(err)
 	return nil
+}
+
+// waitNodeExporter waits for the node_exporter p, listening on addr, to
+// serve its metrics.
+func waitNodeExporter(p *process, addr string) (*nodeExporter, error) {
+	n := &nodeExporter{process: p, metricsURL: "http://" + addr + "/metrics"}
+	err := waitFor(startTimeout, "node_exporter's /metrics", func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("node_exporter exited: %s", p.output())
+		}
+		_, err := n.scrape()
+		return err == nil, nil
+	})
+	return n, err
 }
 
 // scrape reads node_exporter's metrics as Prometheus does.
