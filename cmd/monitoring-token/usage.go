@@ -36,7 +36,10 @@ Exit status:
   125      monitoring-token failed; the command did not run
   126      the command was found but could not be executed
   127      the command was not found
-  128+N    the command died from signal N, or signal N came before it started
+  128+N    the command died from signal N, as a normal exit (exporters read a
+           death by signal as -1); when monitoring-token itself received N
+           (Ctrl-C, a forwarded SIGTERM) or N came before the command
+           started, it ends by N instead (on Linux), so a shell sees 128+N
 
 Examples:
   monitoring-token -monitoring-signer-key=/secrets/monitoring.jwk \
