@@ -66,6 +66,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -295,7 +296,7 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 	// Whatever happened while this run waited is in the entry now.
 	e, err = c.load(root, key)
 	if errors.Is(err, errDistrusted) {
-		o.Problem = cmpOr(o.Problem, err)
+		o.Problem = cmp.Or(o.Problem, err)
 	} else if err != nil {
 		return c.without(ctx, err, e, probe), nil
 	}
@@ -319,17 +320,9 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 		return o, nil
 	}
 	if err := l.record(r.Status, r.Finished); err != nil {
-		o.Problem, o.Unusable = cmpOr(o.Problem, err), true
+		o.Problem, o.Unusable = cmp.Or(o.Problem, err), true
 	}
 	return o, nil
-}
-
-// cmpOr is the first of a and b that is not nil.
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // run calls probe and fills in when it finished.
