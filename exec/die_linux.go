@@ -3,20 +3,20 @@
 package exec
 
 import (
+	"math/bits"
 	"os"
 	"runtime"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
-// The kernel's constants for rt_sigprocmask(2) and its sigset_t, which the
-// syscall package does not define: 64 signals in 8 bytes, SIG_UNBLOCK 1,
-// SIG_SETMASK 2. MIPS differs in all three, hence the build tag.
-const (
-	sigUnblock = 1
-	sigSetmask = 2
-	sigsetSize = 8
-)
+// sigsetSize is the size of the kernel's sigset_t that rt_sigaction(2)
+// takes: 64 signals in 8 bytes. MIPS has 128 signals and a struct sigaction
+// of another layout, hence the build tag. (unix.PthreadSigmask passes the
+// size itself; golang.org/x/sys/unix has no rt_sigaction.)
+const sigsetSize = 8
 
 // die is Die on Linux.
 func die(sig syscall.Signal) {
@@ -31,7 +31,7 @@ func die(sig syscall.Signal) {
 	// returning means it did not.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	raise := func() { _ = syscall.Tgkill(syscall.Getpid(), syscall.Gettid(), sig) }
+	raise := func() { _ = unix.Tgkill(unix.Getpid(), unix.Gettid(), sig) }
 	if sig == syscall.SIGKILL { // its action and mask cannot change
 		raise()
 		return
@@ -43,8 +43,7 @@ func die(sig syscall.Signal) {
 	raise()
 	// Still here (a tracer took the signal, say): put the thread's mask
 	// back for the caller's exit.
-	_, _, _ = syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigSetmask,
-		uintptr(unsafe.Pointer(&old)), 0, sigsetSize, 0, 0)
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 }
 
 // setDefaultAndUnblock sets sig's action to SIG_DFL and unblocks it on the
@@ -55,16 +54,18 @@ func die(sig syscall.Signal) {
 // the signal. Once the action is SIG_DFL the kernel never calls that
 // handler, so signal.Reset, which costs a round trip to the runtime's
 // signal thread, is not needed either.
-func setDefaultAndUnblock(sig syscall.Signal) (old uint64, ok bool) {
+func setDefaultAndUnblock(sig syscall.Signal) (old unix.Sigset_t, ok bool) {
 	var act [4]uint64 // struct sigaction with SIG_DFL, no flags, empty mask: all zeros
-	if _, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig),
+	if _, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig),
 		uintptr(unsafe.Pointer(&act)), 0, sigsetSize, 0, 0); errno != 0 {
-		return 0, false
+		return old, false
 	}
-	set := uint64(1) << (sig - 1)
-	if _, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigUnblock,
-		uintptr(unsafe.Pointer(&set)), uintptr(unsafe.Pointer(&old)), sigsetSize, 0, 0); errno != 0 {
-		return 0, false
+	// Signal N is bit N-1 of the set; Val's words are uintptr-sized.
+	var set unix.Sigset_t
+	n := uint(sig - 1)
+	set.Val[n/bits.UintSize] |= 1 << (n % bits.UintSize)
+	if err := unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, &old); err != nil {
+		return old, false
 	}
 	return old, true
 }
@@ -100,7 +101,7 @@ func dumpsCore(sig syscall.Signal) bool {
 // coredump, apport), which RLIMIT_CORE 0 does not stop; RLIMIT_CORE 0
 // stops a core file and is the fallback if prctl fails.
 func disableCoreDumps() bool {
-	_, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0)
-	rlimitErr := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
-	return errno == 0 || rlimitErr == nil
+	prctlErr := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	rlimitErr := unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	return prctlErr == nil || rlimitErr == nil
 }

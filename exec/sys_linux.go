@@ -3,15 +3,12 @@ package exec
 import (
 	"os"
 	"syscall"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // supported reports whether Run can keep its promises here: on Linux it can.
 func supported() error { return nil }
-
-// pPID is P_PID from <sys/wait.h>: waitid(2) waits for the one process named
-// by its id argument. The syscall package does not define it.
-const pPID = 1
 
 // sysProcAttr returns the process attributes every command gets.
 func sysProcAttr() *syscall.SysProcAttr {
@@ -38,24 +35,14 @@ func sysProcAttr() *syscall.SysProcAttr {
 // after the command exits without the risk of hitting a stranger that has
 // been given the same number. It returns nil: the caller reaps.
 func waitExited(proc *os.Process) (*os.ProcessState, error) {
-	var info [16]uint64 // siginfo_t, 128 bytes; only the return value is used
+	var info unix.Siginfo // only the return value is used
 	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(proc.Pid),
-			uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOWAIT, 0, 0)
-		switch errno {
-		case 0:
-			return nil, nil
-		case syscall.EINTR:
-			continue
-		default:
-			return nil, errno
+		err := unix.Waitid(unix.P_PID, proc.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return nil, err
 		}
 	}
 }
-
-// fSetPipeSize is F_SETPIPE_SZ from <fcntl.h>, which the syscall package
-// does not define.
-const fSetPipeSize = 1031
 
 // maxPipeSize is the largest pipe an unprivileged process may ask for by
 // default (/proc/sys/fs/pipe-max-size), and so the most a pipe holds.
@@ -71,6 +58,6 @@ func growPipe(w *os.File) {
 		return
 	}
 	_ = rc.Control(func(fd uintptr) {
-		_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, fSetPipeSize, maxPipeSize)
+		_, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, maxPipeSize)
 	})
 }
