@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/google/renameio/v2 v2.0.2
 	github.com/m-lab/access v0.0.13
 	github.com/m-lab/go v0.1.77
 	github.com/prometheus/client_model v0.6.2

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/google/renameio/v2"
 	accesstoken "github.com/m-lab/access/token"
 
 	"github.com/monitoring-token/monitoring-token/exec"
@@ -367,26 +368,14 @@ func writeNew(path string, jwk []byte) error {
 	return nil
 }
 
-// writeAtomic writes line and a newline to path through a temporary file in
-// the same directory and a rename, so that a reader sees the whole file or
-// none.
+// writeAtomic writes line and a newline to path, readable by all, through a
+// synced temporary file in the same directory and a rename, so that a
+// reader sees the whole file or none. WithTempDir keeps renameio from
+// probing $TMPDIR with two more files first.
 func writeAtomic(path, line string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	err := renameio.WriteFile(path, []byte(line+"\n"), 0o644,
+		renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = io.WriteString(f, line+"\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644) // CreateTemp makes it 0600.
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
