@@ -4,9 +4,9 @@ BIN := bin
 # Release build: static (without cgo there is no dynamic loader or libc to
 # start on every run, and the binary runs on any Linux), no local paths, no
 # symbol table or DWARF.
-# The version -version prints: the release tag from git describe.
-RELEASE := $(shell git describe --tags --always --dirty 2>/dev/null)
-RELEASE_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -X main.release=$(RELEASE)'
+# The version -version prints is the one go build records from git (the
+# tag, or a pseudo-version with the revision), as go install's is.
+RELEASE_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w'
 
 .PHONY: build test lint fuzz demo bench e2e mutate clean
 

@@ -1,35 +1,27 @@
 package main
 
-import (
-	"runtime/debug"
-	"strings"
-)
-
-// release is the release tag, stamped by make build from git describe with
-// -ldflags '-X main.release=…'; empty in any other build.
-var release string
+import "runtime/debug"
 
 // version is what -version prints and the User-Agent carries.
 func version() string {
 	bi, _ := debug.ReadBuildInfo()
-	return versionOf(release, bi)
+	return versionOf(bi)
 }
 
-// versionOf returns one version: the stamped release, else the module
-// version with the VCS revision, each shown once. A pseudo-version
-// (v0.0.0-20250101120000-0123456789ab) holds the revision already, and
-// "(devel)", what go build says without a module version, is left out.
-// bi may be nil (no build information).
-func versionOf(release string, bi *debug.BuildInfo) string {
-	if release != "" {
-		return release
-	}
+// versionOf returns the version the go command recorded from git: the tag
+// when the checkout is exactly at one (v1.2.0), else a pseudo-version that
+// holds the revision (v1.2.1-0.20260101120000-0123456789ab), with "+dirty"
+// for a modified tree, and for go install MODULE@VERSION that version. The
+// same checkout gives the same line whether built by make build, go build
+// or go install. Without a module version ("(devel)", as when VCS stamping
+// is off) it falls back on the VCS revision. bi may be nil (no build
+// information).
+func versionOf(bi *debug.BuildInfo) string {
 	if bi == nil {
 		return "unknown"
 	}
-	v := bi.Main.Version
-	if v == "(devel)" {
-		v = ""
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
 	}
 	var rev string
 	modified := false
@@ -42,15 +34,10 @@ func versionOf(release string, bi *debug.BuildInfo) string {
 		}
 	}
 	switch {
-	case rev == "" && v == "":
+	case rev == "":
 		return "unknown"
-	case rev == "" || strings.Contains(v, rev):
-		return v
-	case v == "":
-		if modified {
-			rev += "+dirty"
-		}
-		return rev
+	case modified:
+		return rev + "+dirty"
 	}
-	return v + " " + rev
+	return rev
 }
