@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/monitoring-token/monitoring-token/internal/docblock"
 )
 
 // The docs' examples (README.md and docs/*.md) are tested as written. A
@@ -52,9 +54,6 @@ var readmeExamples = []string{"cron", "script_exporter", "script_exporter_full",
 // TestNodeExporterCommandAsDocumented runs the node_exporter command.
 var elsewhere = map[string]bool{localSetupBlock: true, localServerBlock: true, localProbeBlock: true, nodeExporterBlock: true}
 
-// markerLine is the marker before an example block.
-var markerLine = regexp.MustCompile(`^<!--\s*e2e:\s*([A-Za-z0-9_-]+)\s*-->\s*$`)
-
 // example is one command taken from the README, before substitution.
 type example struct {
 	block string   // the marker's NAME
@@ -74,39 +73,26 @@ type markedBlock struct {
 // markedBlocks returns the blocks marked <!-- e2e: NAME --> of a Markdown
 // text; a name may mark one block only.
 func markedBlocks(markdown string) ([]markedBlock, error) {
+	all, err := docblock.Parse([]byte(markdown))
+	if err != nil {
+		return nil, err
+	}
 	var blocks []markedBlock
 	seen := map[string]bool{}
-	lines := strings.Split(markdown, "\n")
-	for i := 0; i < len(lines); i++ {
-		m := markerLine.FindStringSubmatch(strings.TrimSpace(lines[i]))
-		if m == nil {
+	for _, b := range all {
+		kind, name := b.Named()
+		if kind != "e2e" {
 			continue
 		}
-		name := m[1]
 		if seen[name] {
-			return nil, fmt.Errorf("line %d: a second block marked %q", i+1, name)
+			return nil, fmt.Errorf("line %d: a second block marked %q", b.Line, name)
 		}
 		seen[name] = true
-		j := i + 1
-		for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
-			j++
-		}
-		if j == len(lines) || !strings.HasPrefix(strings.TrimSpace(lines[j]), "```") {
-			return nil, fmt.Errorf("line %d: marker %q is not followed by a fenced code block", i+1, name)
-		}
-		fence := strings.TrimSpace(lines[j])
-		lang := strings.TrimLeft(fence, "`")
-		fence = fence[:len(fence)-len(lang)]
 		var body []string
-		k := j + 1
-		for ; k < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[k]), fence); k++ {
-			body = append(body, lines[k])
+		if b.Text != "" {
+			body = strings.Split(strings.TrimSuffix(b.Text, "\n"), "\n")
 		}
-		if k == len(lines) {
-			return nil, fmt.Errorf("line %d: the block marked %q does not end", j+1, name)
-		}
-		blocks = append(blocks, markedBlock{name: name, lang: lang, line: j + 1, body: body})
-		i = k
+		blocks = append(blocks, markedBlock{name: name, lang: b.Lang, line: b.Line, body: body})
 	}
 	return blocks, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monitoring-token/monitoring-token/internal/docblock"
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/token"
 )
@@ -48,12 +48,11 @@ type docBlock struct {
 	file       string // relative to the repository
 	lang, text string
 	markers    []string // the HTML comments right above it
+	name       string   // of its test: or e2e: marker, "" if none
 	line       int
 }
 
 func (b docBlock) String() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
-
-var markerRE = regexp.MustCompile(`^\s*<!--\s*(.*?)\s*-->\s*$`)
 
 // docBlocks returns the fenced blocks of every doc file.
 func docBlocks(t *testing.T) []docBlock {
@@ -68,62 +67,25 @@ func docBlocks(t *testing.T) []docBlock {
 // fileBlocks returns the fenced blocks of one Markdown file.
 func fileBlocks(t *testing.T, path string) []docBlock {
 	t.Helper()
-	f, err := os.Open(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	name := strings.TrimPrefix(path, "../../")
-	var (
-		blocks  []docBlock
-		markers []string
-		cur     *docBlock
-		body    strings.Builder
-		indent  string
-	)
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case cur != nil && trimmed == "```":
-			cur.text = body.String()
-			blocks = append(blocks, *cur)
-			cur = nil
-		case cur != nil:
-			// Blocks inside list items are indented like their fence.
-			body.WriteString(strings.TrimPrefix(line, indent) + "\n")
-		case strings.HasPrefix(trimmed, "```"):
-			cur = &docBlock{file: name, lang: strings.TrimPrefix(trimmed, "```"), markers: markers, line: n}
-			indent = line[:len(line)-len(strings.TrimLeft(line, " "))]
-			body.Reset()
-			markers = nil
-		case markerRE.MatchString(line):
-			markers = append(markers, markerRE.FindStringSubmatch(line)[1])
-		case trimmed != "":
-			markers = nil
-		}
+	file := strings.TrimPrefix(path, "../../")
+	parsed, err := docblock.Parse(src)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if cur != nil {
-		t.Fatalf("%s:%d: the block does not end", name, cur.line)
+	var blocks []docBlock
+	for _, b := range parsed {
+		_, name := b.Named()
+		blocks = append(blocks, docBlock{file: file, lang: b.Lang, text: b.Text, markers: b.Markers, name: name, line: b.Line})
 	}
 	return blocks
 }
 
 // testName returns the block's test or e2e name, or "" when it is not run.
-func (b docBlock) testName() string {
-	for _, m := range b.markers {
-		for _, prefix := range []string{"test:", "e2e:"} {
-			if name, ok := strings.CutPrefix(m, prefix); ok {
-				return strings.TrimSpace(name)
-			}
-		}
-	}
-	return ""
-}
+func (b docBlock) testName() string { return b.name }
 
 // runnable reports whether a block's language is one the tests must run.
 func runnable(lang string) bool {
@@ -156,20 +118,6 @@ func TestDocBlocksAreMarked(t *testing.T) {
 			t.Errorf("%v: a second block named %q (the first is at %v)", b, name, first)
 		}
 		seen[name] = b
-	}
-}
-
-// TestDocBlockParser checks the parser on blocks a doc may hold.
-func TestDocBlockParser(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.md")
-	text := "<!-- test: a -->\n```sh\necho a\n```\n\n1. Step:\n\n   <!-- not run: b -->\n   ```sh\n   echo b\n   ```\n\ntext\n```yaml\nk: v\n```\n"
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got := fileBlocks(t, path)
-	if len(got) != 3 || got[0].testName() != "a" || got[0].text != "echo a\n" ||
-		got[1].text != "echo b\n" || len(got[1].markers) != 1 || len(got[2].markers) != 0 {
-		t.Errorf("blocks = %+v", got)
 	}
 }
 
