@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/monitoring-token/monitoring-token/internal/metrics/metricstest"
 )
 
 // The docs' node_exporter command: the block marked
@@ -46,7 +48,7 @@ func TestNodeExporterCommandAsDocumented(t *testing.T) {
 	if v, ok := gauge(families, "node_textfile_scrape_error"); !ok || v != 0 {
 		t.Errorf("node_textfile_scrape_error = %v (present %v), want 0", v, ok)
 	}
-	if got := probeSeries(families)[""]["monitoring_probe_success"]; got != 1 {
+	if got := probeSeries(metricstest.Of(families))[""]["monitoring_probe_success"]; got != 1 {
 		t.Errorf("monitoring_probe_success = %v, want 1; families: %v", got, len(families))
 	}
 }

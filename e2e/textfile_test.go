@@ -17,6 +17,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/monitoring-token/monitoring-token/internal/metrics/metricstest"
 )
 
 // The metrics files are checked by the real node_exporter (v1.10.1, built
@@ -42,8 +44,8 @@ var probeFamilies = []string{
 var phases = []string{"sign", "locate", "command"}
 
 // series is one metrics file's values for one machine and service: the
-// family's name, or for the phases "monitoring_probe_phase_duration_seconds
-// PHASE".
+// family's name, or for the phases "monitoring_probe_phase_duration_seconds{PHASE}"
+// (metricstest.Series.Key).
 type series map[string]float64
 
 // textfileRun is a set-up for writing metrics files: a locate emulator, a
@@ -99,33 +101,27 @@ func (r *textfileRun) probe(t *testing.T, file string, args ...string) (int, ser
 	if err != nil && !errors.As(err, &exitErr) {
 		t.Fatalf("monitoring-token %s: %v", strings.Join(argv, " "), err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("monitoring-token %s wrote no metrics: %v; output:\n%s", strings.Join(argv, " "), err, redact(string(out)))
 	}
-	defer f.Close()
-	families, err := parseText(f)
+	families, err := metricstest.ParseFile(path)
 	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+		t.Fatal(err)
 	}
 	return cmd.ProcessState.ExitCode(), probeSeries(families)[""]
 }
 
 // probeSeries returns the values of monitoring-token's families by machine
 // (the key "" holds them all when one machine is present).
-func probeSeries(families map[string]*dto.MetricFamily) map[string]series {
+func probeSeries(families map[string]metricstest.Family) map[string]series {
 	byMachine := map[string]series{}
 	for _, name := range probeFamilies {
-		for _, m := range families[name].GetMetric() {
-			l := labels(m)
-			key := name
-			if p := l["phase"]; p != "" {
-				key += " " + p
+		for _, s := range families[name].Series {
+			m := s.Labels["machine"]
+			if byMachine[m] == nil {
+				byMachine[m] = series{}
 			}
-			if byMachine[l["machine"]] == nil {
-				byMachine[l["machine"]] = series{}
-			}
-			byMachine[l["machine"]][key] = m.GetGauge().GetValue()
+			byMachine[m][s.Key()] = s.Value
 		}
 	}
 	if len(byMachine) == 1 {
@@ -142,7 +138,7 @@ func seriesKeys() []string {
 	for _, name := range probeFamilies {
 		if name == "monitoring_probe_phase_duration_seconds" {
 			for _, p := range phases {
-				keys = append(keys, name+" "+p)
+				keys = append(keys, name+"{"+p+"}")
 			}
 			continue
 		}
@@ -302,7 +298,7 @@ func TestTextfileCollector(t *testing.T) {
 	if mtimes != len(machines) {
 		t.Errorf("node_textfile_mtime_seconds for %d files, want %d", mtimes, len(machines))
 	}
-	served := probeSeries(families)
+	served := probeSeries(metricstest.Of(families))
 	for kind, machine := range machines {
 		got := served[machine]
 		for _, key := range seriesKeys() {
@@ -321,7 +317,7 @@ func TestTextfileCollector(t *testing.T) {
 		}
 		sum := 0.0
 		for _, p := range phases {
-			d := got["monitoring_probe_phase_duration_seconds "+p]
+			d := got["monitoring_probe_phase_duration_seconds{"+p+"}"]
 			sum += d
 			if slices.Contains(ran[kind], p) != (d > 0) {
 				t.Errorf("%s: phase %s took %v; want > 0 only for the phases that ran, %v", kind, p, d, ran[kind])
@@ -362,7 +358,7 @@ func TestTextfileSameMachineTwice(t *testing.T) {
 	if v, ok := gauge(families, "node_textfile_scrape_error"); !ok || v != 0 {
 		t.Errorf("node_textfile_scrape_error = %v (present: %v), want 0", v, ok)
 	}
-	got := probeSeries(families)[m]
+	got := probeSeries(metricstest.Of(families))[m]
 	for _, key := range seriesKeys() {
 		if got[key] != failure[key] {
 			t.Errorf("node_exporter serves %s %v, want a-failure.prom's %v", key, got[key], failure[key])

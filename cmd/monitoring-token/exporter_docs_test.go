@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/monitoring-token/monitoring-token/internal/metrics/metricstest"
 	"github.com/monitoring-token/monitoring-token/token"
 )
 
@@ -254,20 +253,17 @@ func scrapeV3(t *testing.T, r *docRun, s v3Script, query map[string]string, scra
 	ex := v3Exchange{exitCode: cmd.ProcessState.ExitCode(), stderr: token.Redact(stderr.String()), metrics: map[string]float64{}}
 	// v3 appends what parses as Prometheus text; monitoring-token's
 	// stdout must hold nothing else.
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := parser.TextToMetricFamilies(&stdout)
+	families, err := metricstest.Parse(&stdout)
 	if err != nil {
 		t.Errorf("script %q: stdout is not Prometheus text: %v", s.Name, err)
 	}
 	for name, fam := range families {
-		for _, m := range fam.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "machine" && l.GetValue() != machine {
-					t.Errorf("%s is about %q, want %q", name, l.GetValue(), machine)
-				}
+		for _, m := range fam.Series {
+			if v, ok := m.Labels["machine"]; ok && v != machine {
+				t.Errorf("%s is about %q, want %q", name, v, machine)
 			}
 			if _, ok := ex.metrics[name]; !ok {
-				ex.metrics[name] = m.GetGauge().GetValue()
+				ex.metrics[name] = m.Value
 			}
 		}
 	}

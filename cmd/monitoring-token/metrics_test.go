@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/monitoring-token/monitoring-token/internal/metrics/metricstest"
 	"github.com/monitoring-token/monitoring-token/internal/poll"
 )
 
@@ -22,34 +19,20 @@ import (
 // labels every series must carry.
 func probeMetrics(t *testing.T, path string) map[string]float64 {
 	t.Helper()
-	f, err := os.Open(path)
+	fams, err := metricstest.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := parser.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("%s does not parse: %v", path, err)
-	}
 	got := map[string]float64{}
-	for name, fam := range families {
-		if fam.GetType() != dto.MetricType_GAUGE {
-			t.Errorf("%s is a %v, want a gauge", name, fam.GetType())
+	for name, fam := range fams {
+		if fam.Type != "GAUGE" {
+			t.Errorf("%s is a %v, want a gauge", name, fam.Type)
 		}
-		for _, m := range fam.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
+		for _, s := range fam.Series {
+			if s.Labels["machine"] != machine || s.Labels["service"] != "ndt/ndt7" {
+				t.Errorf("%s has labels %v", name, s.Labels)
 			}
-			if labels["machine"] != machine || labels["service"] != "ndt/ndt7" {
-				t.Errorf("%s has labels %v", name, labels)
-			}
-			key := name
-			if phase, ok := labels["phase"]; ok {
-				key += "{" + phase + "}"
-			}
-			got[key] = m.GetGauge().GetValue()
+			got[s.Key()] = s.Value
 		}
 	}
 	return got

@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/monitoring-token/monitoring-token/internal/metrics/metricstest"
 )
 
 const (
@@ -20,48 +19,22 @@ const (
 	service = "ndt/ndt7"
 )
 
-// family is one metric family as the Prometheus text parser read it.
-type family struct {
-	help, typ string
-	series    []series
-}
-
-// series is one sample of a family: its labels and value.
-type series struct {
-	labels map[string]string
-	value  float64
-}
-
 // parseFile reads path with the Prometheus text parser, as node_exporter's
 // textfile collector does (legacy metric and label names), and fails the
 // test if it does not parse or if a sample carries a timestamp, which
 // node_exporter refuses.
-func parseFile(t *testing.T, path string) map[string]family {
+func parseFile(t *testing.T, path string) map[string]metricstest.Family {
 	t.Helper()
-	f, err := os.Open(path)
+	fams, err := metricstest.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := parser.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("%s does not parse: %v", path, err)
-	}
-	fams := map[string]family{}
-	for name, mf := range mfs {
-		fam := family{help: mf.GetHelp(), typ: mf.GetType().String()}
-		for _, m := range mf.GetMetric() {
-			if m.TimestampMs != nil {
+	for name, fam := range fams {
+		for _, s := range fam.Series {
+			if s.Timestamp {
 				t.Errorf("%s carries a timestamp", name)
 			}
-			s := series{labels: map[string]string{}, value: m.GetGauge().GetValue()}
-			for _, l := range m.GetLabel() {
-				s.labels[l.GetName()] = l.GetValue()
-			}
-			fam.series = append(fam.series, s)
 		}
-		fams[name] = fam
 	}
 	return fams
 }
@@ -82,31 +55,31 @@ var allNames = []string{
 // values checks that fams holds exactly the probe metrics, each a gauge
 // with HELP, labelled with machine and service (and phase for the
 // phases), and returns their values by name, the phases by
-// "NAME/PHASE".
-func values(t *testing.T, fams map[string]family, machine, service string) map[string]float64 {
+// "NAME{PHASE}".
+func values(t *testing.T, fams map[string]metricstest.Family, machine, service string) map[string]float64 {
 	t.Helper()
 	if got := slices.Sorted(maps.Keys(fams)); !slices.Equal(got, slices.Sorted(slices.Values(allNames))) {
 		t.Fatalf("families %q, want %q", got, allNames)
 	}
 	vals := map[string]float64{}
 	for name, fam := range fams {
-		if fam.typ != "GAUGE" || fam.help == "" {
-			t.Errorf("%s: TYPE %s, HELP %q; want a gauge with HELP", name, fam.typ, fam.help)
+		if fam.Type != "GAUGE" || fam.Help == "" {
+			t.Errorf("%s: TYPE %s, HELP %q; want a gauge with HELP", name, fam.Type, fam.Help)
 		}
-		for _, s := range fam.series {
+		for _, s := range fam.Series {
 			key := name
 			want := map[string]string{"machine": machine, "service": service}
 			if name == "monitoring_probe_phase_duration_seconds" {
-				key += "/" + s.labels["phase"]
-				want["phase"] = s.labels["phase"]
+				key = s.Key()
+				want["phase"] = s.Labels["phase"]
 			}
-			if !maps.Equal(s.labels, want) {
-				t.Errorf("%s labels %q, want %q", name, s.labels, want)
+			if !maps.Equal(s.Labels, want) {
+				t.Errorf("%s labels %q, want %q", name, s.Labels, want)
 			}
 			if _, dup := vals[key]; dup {
 				t.Errorf("%s twice", key)
 			}
-			vals[key] = s.value
+			vals[key] = s.Value
 		}
 	}
 	return vals
@@ -192,17 +165,17 @@ func TestWriteOutcomes(t *testing.T) {
 				last = float64(p.LastSuccess.UnixNano()) / 1e9
 			}
 			want := map[string]float64{
-				"monitoring_probe_success":                        tt.wantSuccess,
-				"monitoring_probe_exit_code":                      float64(p.ExitCode),
-				"monitoring_probe_duration_seconds":               p.Duration.Seconds(),
-				"monitoring_probe_phase_duration_seconds/sign":    p.Sign.Seconds(),
-				"monitoring_probe_phase_duration_seconds/locate":  p.Locate.Seconds(),
-				"monitoring_probe_phase_duration_seconds/command": p.Command.Seconds(),
-				"monitoring_probe_locate_attempts":                float64(p.LocateAttempts),
-				"monitoring_probe_locate_http_status":             float64(p.LocateHTTPStatus),
-				"monitoring_probe_cached":                         bit(p.Cached),
-				"monitoring_probe_stale":                          bit(p.Stale),
-				"monitoring_probe_last_success_timestamp_seconds": last,
+				"monitoring_probe_success":                         tt.wantSuccess,
+				"monitoring_probe_exit_code":                       float64(p.ExitCode),
+				"monitoring_probe_duration_seconds":                p.Duration.Seconds(),
+				"monitoring_probe_phase_duration_seconds{sign}":    p.Sign.Seconds(),
+				"monitoring_probe_phase_duration_seconds{locate}":  p.Locate.Seconds(),
+				"monitoring_probe_phase_duration_seconds{command}": p.Command.Seconds(),
+				"monitoring_probe_locate_attempts":                 float64(p.LocateAttempts),
+				"monitoring_probe_locate_http_status":              float64(p.LocateHTTPStatus),
+				"monitoring_probe_cached":                          bit(p.Cached),
+				"monitoring_probe_stale":                           bit(p.Stale),
+				"monitoring_probe_last_success_timestamp_seconds":  last,
 			}
 			for key, w := range want {
 				// Durations and times pass through float64 seconds.
@@ -213,7 +186,7 @@ func TestWriteOutcomes(t *testing.T) {
 			if len(got) != len(want) {
 				t.Errorf("%d series, want %d: %v", len(got), len(want), got)
 			}
-			phases := got["monitoring_probe_phase_duration_seconds/sign"] + got["monitoring_probe_phase_duration_seconds/locate"] + got["monitoring_probe_phase_duration_seconds/command"]
+			phases := got["monitoring_probe_phase_duration_seconds{sign}"] + got["monitoring_probe_phase_duration_seconds{locate}"] + got["monitoring_probe_phase_duration_seconds{command}"]
 			if total := got["monitoring_probe_duration_seconds"]; phases > total {
 				t.Errorf("phases add up to %vs, more than the whole run's %vs", phases, total)
 			}
@@ -278,8 +251,8 @@ func TestHelpAndTypeAreConstant(t *testing.T) {
 		t.Fatalf("%d and %d families, want %d in each", len(fa), len(fb), len(allNames))
 	}
 	for _, name := range allNames {
-		if fa[name].help == "" || fa[name].help != fb[name].help || fa[name].typ != fb[name].typ {
-			t.Errorf("%s: HELP %q TYPE %s in one file, HELP %q TYPE %s in the other", name, fa[name].help, fa[name].typ, fb[name].help, fb[name].typ)
+		if fa[name].Help == "" || fa[name].Help != fb[name].Help || fa[name].Type != fb[name].Type {
+			t.Errorf("%s: HELP %q TYPE %s in one file, HELP %q TYPE %s in the other", name, fa[name].Help, fa[name].Type, fb[name].Help, fb[name].Type)
 		}
 	}
 }
