@@ -154,10 +154,10 @@ var catchingSIGPIPE sync.Once
 // handler reverts to the default action on exec: the commands Run starts
 // still die by SIGPIPE when they write to a broken pipe.
 //
-// The first call costs a round trip to the runtime's signal thread (60 µs
-// on a 2-core VM, 1% of a whole monitoring-token run), so a program that
-// writes nothing on its usual path should not call it up front: NoSIGPIPE
-// calls it before the first write instead. Later calls return at once.
+// The first call costs a round trip to the runtime's signal thread
+// (measured in bench/README.md), so a program that writes nothing on its
+// usual path should not call it up front: NoSIGPIPE calls it before the
+// first write instead. Later calls return at once.
 func CatchSIGPIPE() {
 	catchingSIGPIPE.Do(func() {
 		// Nobody reads the channel: a signal that finds it full is

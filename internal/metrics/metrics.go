@@ -6,9 +6,9 @@
 // WriteToTextfile) and expfmt with client_model were measured linked into
 // monitoring-token: their package initialisation (protobuf descriptors,
 // client_golang's default collectors) runs on every probe, metrics file or
-// not, and they add 1.7 to 2.1 MB to the binary and 1.5 to 2.2 MiB to its
-// peak RSS, past the project's budgets (bench/README.md). The format is
-// small; the tests read the files with expfmt's parser, as node_exporter
+// not, and they grow the binary and its peak RSS past the project's
+// budgets (figures in bench/README.md). The format is small; the tests
+// read the files with expfmt's parser (metricstest), as node_exporter
 // does.
 //
 // Every series carries the labels machine and service, and the HELP and
@@ -163,8 +163,8 @@ func escape(s string) string {
 // temporary file that node_exporter ignores.
 //
 // The file is not synced to disk: the rename alone makes a kill safe, and
-// on the project's VM an fsync took about 1.2 ms, more than the budget of
-// the whole write (1 ms). After a crash of the machine itself, a file
+// an fsync can cost more than the budget of the whole write (figures in
+// bench/README.md). After a crash of the machine itself, a file
 // system other than ext4 (which writes out a file's data before a rename
 // over another file) may hold an empty file until the next run rewrites
 // it.
