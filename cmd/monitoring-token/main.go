@@ -381,6 +381,9 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	if errors.As(err, new(*usageError)) {
 		return nil, err // the command line's mistake, not locate's
 	}
+	if err == nil {
+		err = checkAnswer(cfg, answer, vars)
+	}
 	if err != nil {
 		return nil, &locateFailure{err}
 	}
