@@ -373,6 +373,9 @@ func (cfg *config) validate(fs *flag.FlagSet, rawURL string) error {
 	if err := cfg.checkModes(fs); err != nil {
 		return err
 	}
+	if !cfg.serviceURL && defaults.nearest && !cfg.set["env-name"] {
+		return usagef("%s=false leaves the standard client of %s without a URL it reads, so it would test the server nearest to it, not %s; drop it, or name the variable of a client that asks locate itself with -env-name", cfg.origin("service-url"), cfg.service, cfg.machine)
+	}
 	switch {
 	case cfg.set["env-name"]:
 		cfg.envNames = []string{cfg.envName}

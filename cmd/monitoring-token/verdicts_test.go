@@ -46,3 +46,43 @@ func TestAnswerChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestNoNearestServer: in locate-URL mode (-service-url=false, on the
+// command line or from a shared environment) a service whose standard
+// client tests the nearest server without a URL is refused with 125
+// unless -env-name says which variable gets the locate URL; the stand-in
+// client, which records whether SERVICE_URL was set, does not run.
+func TestNoNearestServer(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		name   string
+		flags  []string
+		env    []string
+		status int
+	}{
+		{"ndt7 -service-url=false", []string{"-service-url=false"}, nil, statusFailed},
+		{"ndt7 -service-url=false from the environment", nil, []string{"MONITORING_TOKEN_SERVICE_URL=false"}, statusFailed},
+		{"ndt5 -service-url=false", []string{"-service=ndt/ndt5", "-service-url=false"}, nil, statusFailed},
+		{"ndt7 -service-url=false -env-name", []string{"-service-url=false", "-env-name=LOCATE_REQUEST"}, nil, 0},
+		{"wehe", []string{"-service=wehe/replay"}, nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			record := filepath.Join(t.TempDir(), "service_url")
+			client := []string{"--", "sh", "-c", `echo "SERVICE_URL ${SERVICE_URL+set}" > ` + record}
+			r := runBinary(t, tt.env, f.flags(append(tt.flags, client...)...)...)
+			got, err := os.ReadFile(record)
+			if tt.status == 0 {
+				if r.status != 0 || string(got) != "SERVICE_URL \n" {
+					t.Errorf("status %d stderr %q, the client recorded %q (%v); want 0 and SERVICE_URL unset", r.status, r.stderr, got, err)
+				}
+				return
+			}
+			if r.status != tt.status || !strings.Contains(r.stderr, "would test the server nearest to it") {
+				t.Errorf("status %d stderr %q; want %d and the nearest server named", r.status, r.stderr, tt.status)
+			}
+			if err == nil {
+				t.Errorf("the client ran, and recorded %q", got)
+			}
+		})
+	}
+}
