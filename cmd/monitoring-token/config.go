@@ -291,8 +291,9 @@ func (cfg *config) origin(name string) string {
 // monitoring-token that are set but no longer read, each with the variable
 // that replaces it, or "" when there are none. A variable whose setting was
 // given another way (set) is not named. SERVICE_URL holding anything but
-// a boolean is ndt7-client's -service-url, and TIMEOUT is a client's too,
-// so neither is named.
+// a boolean is ndt7-client's -service-url, so it is not named. TIMEOUT is
+// named although ndt7-client reads it too: a deployment that bounded the
+// original's run with it would otherwise change silently.
 func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool) string {
 	var old, replacements []string
 	for _, r := range [...]struct{ name, flag string }{
@@ -301,6 +302,7 @@ func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool
 		{"ENV_NAME", "env-name"},
 		{"SERVICE_URL", "service-url"},
 		{"SERVICE_URL_KEY_NAME", "service-url-key-name"},
+		{"TIMEOUT", "timeout"},
 	} {
 		value, ok := lookupEnv(r.name)
 		if !ok || value == "" || set[r.flag] {

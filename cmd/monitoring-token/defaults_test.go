@@ -141,7 +141,13 @@ func TestRenamedVariables(t *testing.T) {
 			flags: []string{"-service=ndt/ndt7", "-env-name=SERVICE_URL"},
 			env:   []string{"SERVICE=ndt/ndt7", "ENV_NAME=X", "SERVICE_URL=false", "MONITORING_TOKEN_SERVICE_URL=true"},
 		},
-		{name: "clients' variables", env: []string{"SERVICE_URL=wss://example.org/ndt/v7/download", "TIMEOUT=30"}},
+		{name: "a client's variable", env: []string{"SERVICE_URL=wss://example.org/ndt/v7/download"}},
+		{
+			name: "the original's TIMEOUT",
+			env:  []string{"TIMEOUT=30s"},
+			want: "monitoring-token: warning: TIMEOUT set but not read (the original monitoring-token's names); use MONITORING_TOKEN_TIMEOUT\n",
+		},
+		{name: "TIMEOUT given by flag", flags: []string{"-timeout=30s"}, env: []string{"TIMEOUT=30s"}},
 		{name: "not reading the environment", flags: []string{"-read-env=false"}, env: []string{"SERVICE=ndt/ndt7", "SERVICE_URL=false"}},
 	}
 	for _, tt := range tests {
