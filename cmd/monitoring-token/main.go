@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -374,6 +375,11 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	if errors.Is(err, locate.ErrUnauthorized) {
 		err = p.unauthorized(err, signer.KeyID())
 	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		// Permanent: another attempt would get the same answer.
+		err = fmt.Errorf("locate's host name %s does not resolve (%s, not retried): %w; check the host of -locate-url and this host's DNS (/etc/resolv.conf)", dnsErr.Name, attemptCount(p.out.attempts), err)
+	}
 	if err != nil {
 		return nil, &locateFailure{err}
 	}
@@ -394,6 +400,14 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 		vars = append(vars, variable{cfg.tokenEnvName, answer.AccessToken})
 	}
 	return vars, nil
+}
+
+// attemptCount says how many requests were sent: "1 attempt", "3 attempts".
+func attemptCount(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // exitStatus is the status a run that ended with err exits with.

@@ -70,6 +70,9 @@ func usage(w io.Writer) error {
 		if name, ok := argNames[f.Name]; ok {
 			arg = name
 		}
+		if _, ok := f.Value.(durationValue); ok && arg == "value" {
+			arg = "duration"
+		}
 		fmt.Fprintf(&b, "  -%s", f.Name)
 		if arg != "" {
 			fmt.Fprintf(&b, " %s", arg)

@@ -86,3 +86,39 @@ func TestNoNearestServer(t *testing.T) {
 		})
 	}
 }
+
+// TestSmallerItems: a bare number in a duration flag gets a unit hint; a
+// locate host that does not resolve is named with the attempt count and
+// advice; names a process needs are refused as variables for the URL; an
+// unparseable LOGX_DEBUG is warned about and the probe runs.
+func TestSmallerItems(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		name   string
+		env    []string
+		flags  []string
+		status int
+		want   []string // in stderr
+	}{
+		{"bare -timeout", nil, []string{"-timeout", "5"}, statusFailed, []string{`invalid value "5" for flag -timeout: 5 has no unit; add one, e.g. 5s`}},
+		{"bare from a variable", []string{"MONITORING_TOKEN_KILL_AFTER=2"}, nil, statusFailed, []string{"MONITORING_TOKEN_KILL_AFTER", "2 has no unit; add one, e.g. 2s"}},
+		{"no such host", nil, []string{"-locate-url=https://locate.invalid/v2/platform/monitoring/"}, statusFailed, []string{"locate's host name locate.invalid does not resolve (1 attempt, not retried)", "check the host of -locate-url"}},
+		{"-env-name PATH", nil, []string{"-env-name=PATH"}, statusFailed, []string{"-env-name PATH is a variable processes need"}},
+		{"-export LD_PRELOAD", nil, []string{"-export=LD_PRELOAD=wss:///ndt/v7/download"}, statusFailed, []string{"-export LD_PRELOAD is a variable processes need"}},
+		{"-export-all HOME", nil, []string{"-export-all=HOME"}, 0, nil}, // HOME_WSS_… is not HOME
+		{"-token-env-name HOME", nil, []string{"-token-env-name=HOME"}, statusFailed, []string{"-token-env-name HOME is a variable processes need"}},
+		{"LOGX_DEBUG=yes", []string{"LOGX_DEBUG=yes"}, nil, 0, []string{`warning: LOGX_DEBUG="yes" is not true or false; ignored`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBinary(t, append([]string{"MONITORING_SIGNER_KEY=" + f.keyPath}, tt.env...), f.flags(append(tt.flags, "--", "true")...)...)
+			if r.status != tt.status {
+				t.Errorf("status %d, want %d; stderr %q", r.status, tt.status, r.stderr)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr %q lacks %q", r.stderr, want)
+				}
+			}
+		})
+	}
+}
