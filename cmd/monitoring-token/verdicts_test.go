@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
 )
@@ -118,6 +120,44 @@ func TestSmallerItems(t *testing.T) {
 				if !strings.Contains(r.stderr, want) {
 					t.Errorf("stderr %q lacks %q", r.stderr, want)
 				}
+			}
+		})
+	}
+}
+
+// TestSlowLocateIsNotTheServers: -timeout bounds the whole run. A command
+// stopped by it after locate (the emulator's delay) used more than a tenth
+// of it is 125, and the line says how long locate took; with a quick
+// locate a hung command is the server's 124. The exporter's deadline stays
+// a hard cap and follows the same rule.
+func TestSlowLocateIsNotTheServers(t *testing.T) {
+	const delay = 1200 * time.Millisecond
+	for _, tt := range []struct {
+		name   string
+		delay  time.Duration
+		flags  []string
+		env    func() []string
+		status int
+		want   string
+	}{
+		{"slow locate", delay, []string{"-timeout=6s"}, nil, statusFailed, "before the command started (locate took 1.2"},
+		{"quick locate", 0, []string{"-timeout=3s"}, nil, 124, "timed out"},
+		{"slow locate under the exporter's deadline", delay, []string{"-timeout=60s", "-kill-after=1s"}, func() []string {
+			return []string{fmt.Sprintf("SCRIPT_DEADLINE=%.3f", float64(time.Now().Add(6*time.Second).UnixMilli())/1000)}
+		}, statusFailed, "the exporter's SCRIPT_DEADLINE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureWith(t, locatetest.Config{Delay: tt.delay})
+			var env []string
+			if tt.env != nil {
+				env = tt.env()
+			}
+			r := runBinary(t, env, f.flags(append(tt.flags, "--", "sleep", "30")...)...)
+			if r.status != tt.status || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, fmt.Sprintf("exit status %d", tt.status)) {
+				t.Errorf("status %d stderr %q; want %d and %q", r.status, r.stderr, tt.status, tt.want)
+			}
+			if tt.status == statusFailed && !strings.Contains(r.stderr, "locate took 1.2") {
+				t.Errorf("stderr %q does not say how long locate took", r.stderr)
 			}
 		})
 	}
