@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monitoring-token/monitoring-token/internal/poll"
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
 )
 
@@ -160,5 +161,32 @@ func TestSlowLocateIsNotTheServers(t *testing.T) {
 				t.Errorf("stderr %q does not say how long locate took", r.stderr)
 			}
 		})
+	}
+}
+
+// TestCacheSharesOnlyTheMachinesStatus: with -cache-dir, a run cut by its
+// own short SCRIPT_DEADLINE (124) does not hand that status to a run with
+// a longer deadline that waited for it: the waiting run probes for itself.
+func TestCacheSharesOnlyTheMachinesStatus(t *testing.T) {
+	c := newCacheRun(t)
+	// The same command, so the same probe; HANG makes the first one hang.
+	args := c.flags("-cache-dir="+c.cacheDir, "-kill-after=1s", "--", "sh", "-c", fmt.Sprintf(`echo ran >> %s; [ -z "$HANG" ] || sleep 30`, c.count))
+	deadline := func(d time.Duration) string {
+		return fmt.Sprintf("SCRIPT_DEADLINE=%.3f", float64(time.Now().Add(d).UnixMilli())/1000)
+	}
+	short := make(chan result, 1)
+	go func() { short <- runBinary(t, []string{"HANG=1", deadline(4 * time.Second)}, args...) }()
+	poll.Until(t, "the short run's probe", func() bool { return c.runs(t) == 1 })
+	long := make(chan result, 1)
+	go func() { long <- runBinary(t, []string{deadline(50 * time.Second)}, args...) }()
+	poll.Until(t, "the long run waiting", func() bool { return blockedOnLock(t, c.cacheDir) == 1 })
+	if r := <-short; r.status != 124 || !strings.Contains(r.stderr, "the exporter's SCRIPT_DEADLINE") {
+		t.Errorf("the short run: status %d stderr %q; want 124, cut by its deadline", r.status, r.stderr)
+	}
+	if r := <-long; r.status != 0 || r.stderr != "" {
+		t.Errorf("the long run: status %d stderr %q; want 0 from its own probe", r.status, r.stderr)
+	}
+	if c.runs(t) != 2 {
+		t.Errorf("%d probes, want 2: the long run probes for itself", c.runs(t))
 	}
 }
