@@ -33,7 +33,8 @@ const usageTail = `
 Exit status:
   0-123    the command's own status
   124      -timeout expired while the command ran; the command was killed
-  125      monitoring-token failed; the command did not run
+  125      monitoring-token failed; the command did not run, or -timeout
+           stopped it after locate took more than a tenth of -timeout
   126      the command was found but could not be executed
   127      the command was not found
   128+N    the command died from signal N, as a normal exit (exporters read a
