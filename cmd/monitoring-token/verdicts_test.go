@@ -190,3 +190,19 @@ func TestCacheSharesOnlyTheMachinesStatus(t *testing.T) {
 		t.Errorf("%d probes, want 2: the long run probes for itself", c.runs(t))
 	}
 }
+
+// TestFailureLineKeepsTheReason: a client that prints why it failed and
+// then a long summary (as ndt7-client does) keeps the reason in the
+// failure line, within the same ten lines, tokens redacted.
+func TestFailureLineKeepsTheReason(t *testing.T) {
+	f := newFixture(t)
+	script := `printf '\rstarting download\rdownload failed: websocket: bad handshake %s\n' "$MONITORING_URL"; i=1; while [ $i -le 15 ]; do echo "summary $i"; i=$((i+1)); done; exit 1`
+	r := runBinary(t, nil, f.flags("--", "sh", "-c", script)...)
+	want := `its output ended with: "download failed: websocket: bad handshake `
+	if r.status != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, `\n...\nsummary 8\n`) || !strings.HasSuffix(r.stderr, `summary 15"`+"\n") {
+		t.Errorf("status %d stderr %q; want 1, the reason, then the last lines", r.status, r.stderr)
+	}
+	if strings.Contains(r.stderr, "summary 7") || !strings.Contains(r.stderr, "REDACTED") {
+		t.Errorf("stderr %q: more than ten lines, or the token not redacted", r.stderr)
+	}
+}
