@@ -336,7 +336,7 @@ func TestShellQuoteRoundTrips(t *testing.T) {
 func TestServiceURLFalseExportsLocateRequest(t *testing.T) {
 	f := newFixture(t)
 	out, command := f.saveVar("MONITORING_URL")
-	r := runBinary(t, nil, append(f.flags("-service-url=false"), command...)...)
+	r := runBinary(t, nil, append(f.flags("-service-url=false", "-env-name=MONITORING_URL"), command...)...)
 	if r.status != 0 {
 		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
 	}
