@@ -33,6 +33,25 @@ var tamperModes = map[string]func(string) (string, error){
 	// corrupt-signature changes one character in the middle of the
 	// access token's signature.
 	"corrupt-signature": corruptSignature,
+	// unresolvable-host points the URL at a machine name that does not
+	// resolve (.invalid, RFC 6761): a wrong name.
+	"unresolvable-host": withHost("ndt-mlab1-zzz99.mlab-oti.measurement-lab.invalid"),
+	// dead-server points the URL at a loopback port where nothing
+	// listens (port 1): a server that is down.
+	"dead-server": withHost("127.0.0.1:1"),
+}
+
+// withHost returns a change that puts host in place of the URL's host and
+// port.
+func withHost(host string) func(string) (string, error) {
+	return func(u string) (string, error) {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return "", err
+		}
+		parsed.Host = host
+		return parsed.String(), nil
+	}
 }
 
 // tamperMain runs the wrapper with args (MODE VAR -- COMMAND...) and env,

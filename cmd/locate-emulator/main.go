@@ -117,6 +117,10 @@ type config struct {
 	// delay is added before every answer; clockOffset sets the
 	// emulator's clock ahead of this host's.
 	delay, clockOffset time.Duration
+	// answerMachine and urlsWithoutToken spoil the answer (see
+	// locatetest.Config).
+	answerMachine    string
+	urlsWithoutToken bool
 	// command, when set, runs while the emulator serves.
 	command []string
 }
@@ -185,6 +189,8 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	flags.StringVar(&cfg.locatePublicKey, "locate-public-key", "", "once listening, write the public JWK that verifies the emulator's access tokens to `PATH` (ndt-server -token.verify-key; written before the URL file; removed at exit)")
 	flags.DurationVar(&cfg.delay, "delay", 0, "wait `DURATION` before every answer, as a distant locate would (e.g. 20ms)")
 	flags.DurationVar(&cfg.clockOffset, "clock-offset", 0, "run the emulator's clock `DURATION` ahead of this host's (negative: behind): its Date header, the time it checks tokens' expiry against and its tokens' expiry; 75s plays a host whose clock is 75 s behind locate's")
+	flags.StringVar(&cfg.answerMachine, "answer-machine", "", "name machine `NAME` in every answer instead of the one asked for, as a locate answering for another machine would")
+	flags.BoolVar(&cfg.urlsWithoutToken, "answer-without-token", false, "leave access_token out of every service URL, as a broken locate would")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -264,7 +270,8 @@ func serve(ctx context.Context, cfg config, urlOut io.Writer) (err error) {
 		}
 	}
 
-	srv, err := locatetest.Config{Addr: cfg.listen, VerifyKeys: keys, ServiceAddr: cfg.serviceAddr, Delay: cfg.delay, ClockOffset: cfg.clockOffset}.Start()
+	srv, err := locatetest.Config{Addr: cfg.listen, VerifyKeys: keys, ServiceAddr: cfg.serviceAddr, Delay: cfg.delay, ClockOffset: cfg.clockOffset,
+		AnswerMachine: cfg.answerMachine, URLsWithoutToken: cfg.urlsWithoutToken}.Start()
 	switch {
 	case errors.Is(err, accesstoken.ErrDuplicateKeyID):
 		return fmt.Errorf("%w; every -verify-key needs a kid of its own", err)

@@ -28,7 +28,7 @@ func (p *prober) probeThroughCache(ctx context.Context) error {
 	o, werr := c.Do(ctx, cacheKey(cfg), func(wctx context.Context) cache.Report {
 		err = p.locateAndRun(wctx)
 		_, stopped := exec.DeathSignal(err)
-		return cache.Report{Status: exitStatus(err), Finished: p.finished, Inconclusive: errors.As(err, new(*locateFailure)), Stopped: stopped}
+		return cache.Report{Status: exitStatus(err), Finished: p.finished, Inconclusive: errors.As(err, new(*locateFailure)), Stopped: stopped, Own: p.own(err)}
 	})
 	p.out.lastSuccess = o.LastSuccess
 	if o.Problem != nil {
@@ -65,6 +65,30 @@ func (p *prober) probeThroughCache(ctx context.Context) error {
 	}
 	return err
 }
+
+// own reports whether the status of a probe that ended with err is this
+// run's own rather than the machine's, and so not for the runs that waited
+// for it: 125 (the command did not run, or locate's time cut it short),
+// 126 and 127 (the command could not be run, with this run's PATH), and
+// 124 when this run's SCRIPT_DEADLINE had shortened -timeout. A run that
+// waited probes for itself instead, within its own deadline.
+func (p *prober) own(err error) bool {
+	var exited *exec.ExitError
+	switch exitStatus(err) {
+	case statusFailed, statusCannotRun, statusNotFound:
+		return true
+	case statusTimedOut:
+		return p.cfg.deadlineCut && errors.As(err, &exited) && exited.TimedOut
+	}
+	return false
+}
+
+// Statuses that the exec package gives, as coreutils timeout and env do.
+const (
+	statusTimedOut  = 124
+	statusCannotRun = 126
+	statusNotFound  = 127
+)
 
 // sharedStatus is the failure of the probe another run made while this run
 // waited for it.

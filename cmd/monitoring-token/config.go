@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net/url"
 	"slices"
 	"strconv"
@@ -130,6 +131,35 @@ type boolValue struct{ flag.Value }
 
 func (boolValue) IsBoolFlag() bool { return true }
 
+// durationValue is a duration flag whose error for a bare number says to
+// add a unit: flag's own says only "parse error".
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) String() string {
+	if v.d == nil {
+		return "0s"
+	}
+	return v.d.String()
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if _, nerr := strconv.ParseFloat(s, 64); err != nil && nerr == nil {
+		return fmt.Errorf("%s has no unit; add one, e.g. %ss", s, s)
+	}
+	if err != nil {
+		return errors.New("not a duration, e.g. 40s or 1m30s")
+	}
+	*v.d = d
+	return nil
+}
+
+// durationVar defines a duration flag with the default value.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationValue{p}, name, usage)
+}
+
 // export is one variable the command gets: the answer's URL under a key.
 type export struct{ name, key string }
 
@@ -188,20 +218,20 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.StringVar(&cfg.keyPath, "monitoring-signer-key", "", "`path` of the private JWK that signs the monitoring token (required)")
 	fs.StringVar(&cfg.machine, "machine", "", "M-Lab machine `name` to test, e.g. "+exampleMachine+" (required)")
 	fs.StringVar(&cfg.service, "service", "ndt/ndt7", "`experiment/datatype` to ask locate for")
-	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound on the run: key, locate request and command (add -kill-after for a command that ignores SIGTERM)")
-	fs.DurationVar(&cfg.killAfter, "kill-after", exec.DefaultKillAfter, "after -timeout or a forwarded signal, wait this long, then SIGKILL the command")
+	durationVar(fs, &cfg.timeout, "timeout", 60*time.Second, "bound on the run: key, locate request and command (add -kill-after for a command that ignores SIGTERM)")
+	durationVar(fs, &cfg.killAfter, "kill-after", exec.DefaultKillAfter, "after -timeout or a forwarded signal, wait this long, then SIGKILL the command")
 	fs.StringVar(&cfg.envName, "env-name", "", "the one environment `variable` that receives the URL")
 	fs.BoolVar(&cfg.serviceURL, "service-url", true, "ask locate and export the service URL; false: export the locate request URL with the signed token instead, for a client that asks locate itself")
 	fs.StringVar(&cfg.urlKey, "service-url-key-name", "", "`key` of the answer's urls to export")
 	fs.Var(&cfg.exports, "export", "export the answer's URL for KEY under NAME (repeatable; replaces -env-name)")
 	fs.StringVar(&cfg.exportAll, "export-all", "", "export every URL of the answer under `PREFIX`_ and a name made from its key")
 	fs.StringVar(&cfg.tokenEnvName, "token-env-name", "", "if set, also export locate's access_token under this `name`")
-	fs.DurationVar(&cfg.tokenLifetime, "token-lifetime", time.Minute, "expiry of the signed token (1s to 1h)")
+	durationVar(fs, &cfg.tokenLifetime, "token-lifetime", time.Minute, "expiry of the signed token (1s to 1h)")
 	fs.BoolVar(&cfg.print, "print", false, "print export lines for a POSIX shell instead of running a command")
 	fs.BoolVar(&cfg.showOutput, "show-output", false, "show the command's stdout and stderr (debug shows them too)")
 	fs.StringVar(&cfg.cacheDir, "cache-dir", "", "keep each probe's success in `DIR` for -cache-ttl, and run one probe at a time per machine (off when empty)")
-	fs.DurationVar(&cfg.cacheTTL, "cache-ttl", 10*time.Minute, "how long a success is kept, at most (1s to 24h); each is kept between half this and this")
-	fs.DurationVar(&cfg.staleIfError, "stale-if-error", 0, "when locate fails or refuses the token, exit 0 if the last success is younger than this (needs -cache-dir)")
+	durationVar(fs, &cfg.cacheTTL, "cache-ttl", 10*time.Minute, "how long a success is kept, at most (1s to 24h); each is kept between half this and this")
+	durationVar(fs, &cfg.staleIfError, "stale-if-error", 0, "when locate fails or refuses the token, exit 0 if the last success is younger than this (needs -cache-dir)")
 	fs.StringVar(&cfg.metricsFile, "metrics-file", "", "write the probe's metrics to `PATH` for node_exporter's textfile collector (e.g. /var/lib/node_exporter/ndt7_mlab1-lga01.prom), or - for stdout once the run ends, for script_exporter v3 (the command's stdout then goes to stderr or nowhere)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow plain http to a -locate-url that is not loopback")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
@@ -246,7 +276,14 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 			if !cfg.readEnv || cfg.onCommandLine[f.Name] || cfg.fromVar[f.Name] != "" || value == "" || envErr != nil {
 				continue
 			}
-			if err := fs.Set(f.Name, value); err != nil {
+			err := fs.Set(f.Name, value)
+			if err != nil && f.Name == "logx.debug" {
+				// M-Lab's clients share it: a value meant for them
+				// must not stop every probe.
+				log.Printf("warning: %s=%q is not true or false; ignored, debug stays off", name, value)
+				continue
+			}
+			if err != nil {
 				envErr = usagef("environment variable %s: invalid value for -%s: %v", name, f.Name, err)
 				continue
 			}
@@ -291,8 +328,9 @@ func (cfg *config) origin(name string) string {
 // monitoring-token that are set but no longer read, each with the variable
 // that replaces it, or "" when there are none. A variable whose setting was
 // given another way (set) is not named. SERVICE_URL holding anything but
-// a boolean is ndt7-client's -service-url, and TIMEOUT is a client's too,
-// so neither is named.
+// a boolean is ndt7-client's -service-url, so it is not named. TIMEOUT is
+// named although ndt7-client reads it too: a deployment that bounded the
+// original's run with it would otherwise change silently.
 func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool) string {
 	var old, replacements []string
 	for _, r := range [...]struct{ name, flag string }{
@@ -301,6 +339,7 @@ func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool
 		{"ENV_NAME", "env-name"},
 		{"SERVICE_URL", "service-url"},
 		{"SERVICE_URL_KEY_NAME", "service-url-key-name"},
+		{"TIMEOUT", "timeout"},
 	} {
 		value, ok := lookupEnv(r.name)
 		if !ok || value == "" || set[r.flag] {
@@ -372,6 +411,9 @@ func (cfg *config) validate(fs *flag.FlagSet, rawURL string) error {
 	}
 	if err := cfg.checkModes(fs); err != nil {
 		return err
+	}
+	if !cfg.serviceURL && defaults.nearest && !cfg.set["env-name"] {
+		return usagef("%s=false leaves the standard client of %s without a URL it reads, so it would test the server nearest to it, not %s; drop it, or name the variable of a client that asks locate itself with -env-name", cfg.origin("service-url"), cfg.service, cfg.machine)
 	}
 	switch {
 	case cfg.set["env-name"]:
@@ -484,6 +526,10 @@ func (cfg *config) checkNames() error {
 		if !validEnvName(name) {
 			return usagef("%s %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", by, name)
 		}
+		// -export-all's prefix is not a name: each it makes has a suffix.
+		if processNeeds(name) && by != cfg.origin("export-all") {
+			return usagef("%s %s is a variable processes need (PATH, HOME, LD_*, proxies, Go's settings…), and the URL in it would break the command; choose another name", by, name)
+		}
 		if other, dup := names[name]; dup {
 			return usagef("%s and %s both name %s; choose two names", other, by, name)
 		}
@@ -571,6 +617,25 @@ func parseLocateURL(raw string, insecure bool, origin string) (*url.URL, error) 
 		return nil, usagef("%s %q is not an absolute http(s) URL; the default is %s", origin, raw, locate.DefaultURL)
 	}
 	return nil, usagef("%s %s %v", origin, u.Redacted(), err)
+}
+
+// neededNames are variables that the command, its shell or its libraries
+// read for themselves: a URL in one of them breaks the command, or changes
+// how it runs, before it tests anything.
+var neededNames = []string{
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "TERM", "TZ", "LANG", "LANGUAGE",
+	"IFS", "ENV", "BASH_ENV", "CDPATH", "PS4",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK",
+}
+
+// neededPrefixes start variables of the dynamic loader and the locale.
+var neededPrefixes = []string{"LD_", "DYLD_", "LC_"}
+
+// processNeeds reports whether name is a variable processes need.
+func processNeeds(name string) bool {
+	upper := strings.ToUpper(name)
+	return slices.Contains(neededNames, upper) || slices.ContainsFunc(neededPrefixes, func(p string) bool { return strings.HasPrefix(upper, p) })
 }
 
 // validEnvName reports whether name is a portable environment variable name.

@@ -153,7 +153,7 @@ func TestMachineNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.given, func(t *testing.T) {
 			before := f.emu.Requests()
-			r := runBinary(t, nil, "-locate-url="+f.emu.URL, "-monitoring-signer-key="+f.keyPath, "-machine="+tt.given, "-service-url=false", "-print")
+			r := runBinary(t, nil, "-locate-url="+f.emu.URL, "-monitoring-signer-key="+f.keyPath, "-machine="+tt.given, "-service-url=false", "-env-name=MONITORING_URL", "-print")
 			if tt.want == "" {
 				if r.status != statusFailed || !strings.Contains(r.stderr, tt.hint) {
 					t.Errorf("status %d stderr %q; want %d and %q", r.status, r.stderr, statusFailed, tt.hint)

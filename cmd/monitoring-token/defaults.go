@@ -15,6 +15,11 @@ type clientDefaults struct {
 	envNames []string
 	// why says which client the defaults are for, in -h.
 	why string
+	// nearest says the standard client, given no URL it reads, tests the
+	// server nearest to it instead: in locate-URL mode it gets none, so
+	// that mode needs an -env-name naming the variable of a client that
+	// asks locate itself.
+	nearest bool
 }
 
 // defaultsFor returns the defaults for service.
@@ -23,7 +28,11 @@ func defaultsFor(service string) clientDefaults {
 	case "ndt/ndt7":
 		// ndt7-client reads its -service-url from SERVICE_URL; scripts
 		// written for the original read MONITORING_URL.
-		return clientDefaults{serviceURL: true, envNames: []string{defaultEnvName, "SERVICE_URL"}, why: "ndt7-client reads SERVICE_URL"}
+		return clientDefaults{serviceURL: true, envNames: []string{defaultEnvName, "SERVICE_URL"}, why: "ndt7-client reads SERVICE_URL", nearest: true}
+	case "ndt/ndt5":
+		// ndt5-client without -server asks public locate for the
+		// nearest server.
+		return clientDefaults{serviceURL: true, envNames: []string{defaultEnvName}, nearest: true}
 	case "wehe/replay":
 		// wehe-cmdline -m fetches the locate URL itself, as M-Lab's
 		// production line runs it.

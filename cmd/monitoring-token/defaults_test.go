@@ -59,7 +59,7 @@ func TestServiceDefaults(t *testing.T) {
 		{name: "ndt7 -env-name=SERVICE_URL alone", flags: []string{"-env-name=SERVICE_URL"}, want: map[string]urlKind{"MONITORING_URL": absent, "SERVICE_URL": serviceURLOf(dl)}, requests: 1},
 		{name: "ndt7 -export", flags: []string{"-export=DL=wss:///ndt/v7/download"}, want: map[string]urlKind{"DL": serviceURLOf(dl), "MONITORING_URL": absent, "SERVICE_URL": absent}, requests: 1},
 		{name: "ndt7 -export-all", flags: []string{"-export-all=P"}, want: map[string]urlKind{"P_WSS_NDT_V7_DOWNLOAD": serviceURLOf(dl), "MONITORING_URL": absent, "SERVICE_URL": absent}, requests: 1},
-		{name: "ndt7 -service-url=false", flags: []string{"-service-url=false"}, want: map[string]urlKind{"MONITORING_URL": locateURLFor("ndt/ndt7"), "SERVICE_URL": absent}},
+		{name: "ndt7 -service-url=false -env-name", flags: []string{"-service-url=false", "-env-name=MONITORING_URL"}, want: map[string]urlKind{"MONITORING_URL": locateURLFor("ndt/ndt7"), "SERVICE_URL": absent}},
 		{name: "wehe: the locate request URL", flags: []string{"-service=wehe/replay"}, want: map[string]urlKind{"MONITORING_URL": locateURLFor("wehe/replay"), "SERVICE_URL": absent}},
 		{name: "wehe -service-url", flags: []string{"-service=wehe/replay", "-service-url"}, want: map[string]urlKind{"MONITORING_URL": serviceURLOf(envelope)}, requests: 1},
 		{name: "wehe -service-url-key-name selects service URLs", flags: []string{"-service=wehe/replay", "-service-url-key-name=wss://:4443/v0/envelope/access"}, want: map[string]urlKind{"MONITORING_URL": serviceURLOf(envelope)}, requests: 1},
@@ -141,7 +141,13 @@ func TestRenamedVariables(t *testing.T) {
 			flags: []string{"-service=ndt/ndt7", "-env-name=SERVICE_URL"},
 			env:   []string{"SERVICE=ndt/ndt7", "ENV_NAME=X", "SERVICE_URL=false", "MONITORING_TOKEN_SERVICE_URL=true"},
 		},
-		{name: "clients' variables", env: []string{"SERVICE_URL=wss://example.org/ndt/v7/download", "TIMEOUT=30"}},
+		{name: "a client's variable", env: []string{"SERVICE_URL=wss://example.org/ndt/v7/download"}},
+		{
+			name: "the original's TIMEOUT",
+			env:  []string{"TIMEOUT=30s"},
+			want: "monitoring-token: warning: TIMEOUT set but not read (the original monitoring-token's names); use MONITORING_TOKEN_TIMEOUT\n",
+		},
+		{name: "TIMEOUT given by flag", flags: []string{"-timeout=30s"}, env: []string{"TIMEOUT=30s"}},
 		{name: "not reading the environment", flags: []string{"-read-env=false"}, env: []string{"SERVICE=ndt/ndt7", "SERVICE_URL=false"}},
 	}
 	for _, tt := range tests {

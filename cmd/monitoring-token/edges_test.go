@@ -293,6 +293,8 @@ func TestDebugLogHoldsNoCompleteToken(t *testing.T) {
 			flags := f.flags("-logx.debug", "-service-url="+serviceURL)
 			if serviceURL == "true" {
 				flags = append(flags, "-token-env-name=LOCATE_TOKEN")
+			} else {
+				flags = append(flags, "-env-name=MONITORING_URL")
 			}
 			r := runBinary(t, nil, append(flags, command...)...)
 			if r.status != 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -77,6 +78,28 @@ func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
 		vars[i] = variable{name, u}
 	}
 	return vars, nil
+}
+
+// checkAnswer refuses an answer a probe must not run with: one that names
+// another machine than the one asked for, whose token would test (and
+// judge) the wrong server, or a URL the command gets without an
+// access_token, which the server refuses and which would count against
+// it. vars are the variables made from the answer.
+func checkAnswer(cfg *config, answer *locate.Answer, vars []variable) error {
+	t, err := answer.Machine()
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSuffix(t.Machine, "."); !strings.EqualFold(got, cfg.machine) {
+		return fmt.Errorf("locate's answer is for machine %q, not %s that was asked for; nothing was run: check -locate-url", t.Machine, cfg.machine)
+	}
+	for _, v := range vars {
+		u, err := url.Parse(v.value)
+		if err != nil || u.Query().Get(locate.AccessTokenParam) == "" {
+			return fmt.Errorf("%w: the URL for %s carries no %s, so the server would refuse it; nothing was run: check -locate-url", locate.ErrUnusableURL, v.name, locate.AccessTokenParam)
+		}
+	}
+	return nil
 }
 
 // derivedName makes -export-all's variable name for a URL key: the prefix,

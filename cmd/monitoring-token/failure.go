@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -54,7 +55,38 @@ func outputEnd(out []byte, cut bool) string {
 		}
 	}
 	if lines := strings.Split(s, "\n"); len(lines) > outputLines {
-		s = strings.Join(lines[len(lines)-outputLines:], "\n")
+		s = strings.Join(keepReasons(lines), "\n")
 	}
 	return token.Redact(s)
+}
+
+// reasonMarkers mark a line that says why a client failed, in any case:
+// ndt7-client's "download failed: websocket: bad handshake", wehe's and
+// most clients' errors and exceptions.
+var reasonMarkers = []string{" failed: ", "error", "fatal", "exception", "panic:"}
+
+// maxReasons bounds the lines that say why kept from before the last
+// lines, so that the end of the output still shows.
+const maxReasons = outputLines / 2
+
+// keepReasons returns outputLines of lines, more than that: the first
+// lines before the last outputLines that say why (a client that prints its
+// error, then a summary, pushes it out of the last lines), at most
+// maxReasons, then "..." and as many of the last lines as fit.
+func keepReasons(lines []string) []string {
+	var reasons []string
+	for _, l := range lines[:len(lines)-outputLines] {
+		// A progress line rewritten in place ("\rstarting download\rdownload
+		// failed: …"): what the terminal shows last.
+		if i := strings.LastIndexByte(strings.TrimRight(l, "\r"), '\r'); i >= 0 {
+			l = l[i+1:]
+		}
+		if lower := strings.ToLower(l); len(reasons) < maxReasons && slices.ContainsFunc(reasonMarkers, func(m string) bool { return strings.Contains(lower, m) }) {
+			reasons = append(reasons, l)
+		}
+	}
+	if len(reasons) == 0 {
+		return lines[len(lines)-outputLines:]
+	}
+	return append(append(reasons, "..."), lines[len(lines)-(outputLines-1-len(reasons)):]...)
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -164,6 +165,7 @@ type prober struct {
 	sigs      *exec.Signals
 	stopWatch func()
 	release   func()    // ends the timeout and the watch
+	began     time.Time // when -timeout began to run
 	finished  time.Time // when the probe ended
 
 	// clockBehind is how far this host's clock is behind locate's, from
@@ -246,6 +248,7 @@ func (p *prober) probeCached(ctx context.Context) error {
 // prepare sets up a probe that goes ahead: the timeout, and the signals,
 // which stop the run until the command starts. It returns ctx so watched.
 func (p *prober) prepare(ctx context.Context) context.Context {
+	p.began = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	p.ctx, p.stopWatch, p.release = ctx, func() {}, cancel
 	if p.cfg.print {
@@ -316,10 +319,37 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 	started := time.Now()
 	err = cmd.Run(ctx)
 	p.out.command = time.Since(started)
-	if errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*exec.ExitError)) {
+	var exited *exec.ExitError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &exited):
 		return fmt.Errorf("-timeout %v expired before the command started; nothing was run", cfg.timeout)
+	case errors.As(err, &exited) && exited.TimedOut && started.Sub(p.began) > cfg.timeout/beforeShare:
+		return &cutShort{err: err, before: started.Sub(p.began), locate: p.out.locate, timeout: cfg.timeout}
 	}
 	return err
+}
+
+// beforeShare: a command stopped by -timeout is the server's verdict (124)
+// only if the run spent at most this fraction of -timeout before the
+// command started (reading the key, asking locate, waiting for another
+// run's probe). Otherwise locate's time, not the server's, was short.
+const beforeShare = 10
+
+// cutShort is a command stopped by -timeout after the run had spent more
+// than a tenth of it before the command started: the client did not get
+// the time it was given, so the verdict is not the server's and the status
+// is 125, not 124. -timeout bounds the whole run, so the exporter's
+// deadline stays a hard cap.
+type cutShort struct {
+	err                     error // the *exec.ExitError, TimedOut
+	before, locate, timeout time.Duration
+}
+
+func (e *cutShort) Unwrap() error   { return e.err }
+func (e *cutShort) ExitStatus() int { return statusFailed }
+func (e *cutShort) Error() string {
+	return fmt.Sprintf("%v; the run spent %v of -timeout %v before the command started (locate took %v), more than a tenth, so the command did not get its time and the verdict is not the server's: check locate's latency, or raise -timeout",
+		e.err, e.before.Round(time.Millisecond), e.timeout.Round(time.Millisecond), e.locate.Round(time.Millisecond))
 }
 
 // variable is one environment variable for the command.
@@ -374,12 +404,20 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	if errors.Is(err, locate.ErrUnauthorized) {
 		err = p.unauthorized(err, signer.KeyID())
 	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		// Permanent: another attempt would get the same answer.
+		err = fmt.Errorf("locate's host name %s does not resolve (%s, not retried): %w; check the host of -locate-url and this host's DNS (/etc/resolv.conf)", dnsErr.Name, attemptCount(p.out.attempts), err)
+	}
 	if err != nil {
 		return nil, &locateFailure{err}
 	}
 	vars, err := exports(cfg, answer)
 	if errors.As(err, new(*usageError)) {
 		return nil, err // the command line's mistake, not locate's
+	}
+	if err == nil {
+		err = checkAnswer(cfg, answer, vars)
 	}
 	if err != nil {
 		return nil, &locateFailure{err}
@@ -391,6 +429,14 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 		vars = append(vars, variable{cfg.tokenEnvName, answer.AccessToken})
 	}
 	return vars, nil
+}
+
+// attemptCount says how many requests were sent: "1 attempt", "3 attempts".
+func attemptCount(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // exitStatus is the status a run that ended with err exits with.

@@ -65,6 +65,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, locatetest.Config{})
+}
+
+// newFixtureWith is newFixture with an emulator configured by c, whose
+// VerifyKeys are the fixture's key.
+func newFixtureWith(t *testing.T, c locatetest.Config) *fixture {
+	t.Helper()
 	kp, err := token.GenerateKey("EdDSA", "", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +81,8 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.WriteFile(keyPath, kp.Private, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	emu, err := locatetest.Start("", kp.Public)
+	c.VerifyKeys = [][]byte{kp.Public}
+	emu, err := c.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +336,7 @@ func TestShellQuoteRoundTrips(t *testing.T) {
 func TestServiceURLFalseExportsLocateRequest(t *testing.T) {
 	f := newFixture(t)
 	out, command := f.saveVar("MONITORING_URL")
-	r := runBinary(t, nil, append(f.flags("-service-url=false"), command...)...)
+	r := runBinary(t, nil, append(f.flags("-service-url=false", "-env-name=MONITORING_URL"), command...)...)
 	if r.status != 0 {
 		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
 	}

@@ -334,6 +334,18 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 				t.Errorf("status %d, stderr %q; want %d and %q", res.status, token.Redact(res.stderr), statusFailed, want)
 			}
 		},
+		"slow_locate": func(t *testing.T, r *docRun, b docBlock) {
+			res := r.runIn(t, "", b.text, r.bare())
+			if want := "(locate took 1.2"; res.status != statusFailed || !strings.Contains(res.stderr, want) || !strings.Contains(res.stderr, "exit status 125") {
+				t.Errorf("status %d, stderr %q; want %d and %q", res.status, token.Redact(res.stderr), statusFailed, want)
+			}
+		},
+		"answer_machine": func(t *testing.T, r *docRun, b docBlock) {
+			res := r.runIn(t, "", b.text, r.bare())
+			if want := `locate's answer is for machine "mlab2-lga01.mlab-oti.measurement-lab.org", not mlab1-lga01.mlab-oti.measurement-lab.org`; res.status != statusFailed || !strings.Contains(res.stderr, want) {
+				t.Errorf("status %d, stderr %q; want %d and %q", res.status, token.Redact(res.stderr), statusFailed, want)
+			}
+		},
 		"alerts": func(t *testing.T, r *docRun, b docBlock) {
 			path := filepath.Join(r.dir, "probe.prom")
 			if res := r.run(t, "", "monitoring-token -machine="+machine+" -metrics-file="+path+" -- true"); res.status != 0 {

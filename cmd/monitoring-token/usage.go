@@ -33,7 +33,8 @@ const usageTail = `
 Exit status:
   0-123    the command's own status
   124      -timeout expired while the command ran; the command was killed
-  125      monitoring-token failed; the command did not run
+  125      monitoring-token failed; the command did not run, or -timeout
+           stopped it after locate took more than a tenth of -timeout
   126      the command was found but could not be executed
   127      the command was not found
   128+N    the command died from signal N, as a normal exit (exporters read a
@@ -69,6 +70,9 @@ func usage(w io.Writer) error {
 		arg, help := flag.UnquoteUsage(f)
 		if name, ok := argNames[f.Name]; ok {
 			arg = name
+		}
+		if _, ok := f.Value.(durationValue); ok && arg == "value" {
+			arg = "duration"
 		}
 		fmt.Fprintf(&b, "  -%s", f.Name)
 		if arg != "" {

@@ -16,7 +16,10 @@
 //   - otherwise the run probes, holding the lock, and records the outcome;
 //   - a probe that could not test the machine (Report.Inconclusive: locate
 //     failed) is answered with the last success instead, if that success
-//     is younger than StaleIfError; that is not recorded.
+//     is younger than StaleIfError; that is not recorded;
+//   - a status that is the probing run's own, not the machine's
+//     (Report.Stopped, Report.Own) is not recorded either, so no other
+//     run exits with it.
 //
 // The lock is released when Do returns, on every path.
 //
@@ -206,6 +209,11 @@ type Report struct {
 	// Stopped says a signal ended the probe: it is not recorded, and the
 	// runs that waited for it probe for themselves.
 	Stopped bool
+	// Own says the status is the probing run's own, not the machine's (its
+	// own deadline cut the probe short, or it could not run the command):
+	// like Stopped, it is not recorded, so the runs that waited for it
+	// probe for themselves, each within its own deadline.
+	Own bool
 }
 
 // Served says where a run's status came from.
@@ -316,7 +324,7 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 		o.Served, o.Status = Stale, 0
 		return o, nil
 	}
-	if r.Stopped {
+	if r.Stopped || r.Own {
 		return o, nil
 	}
 	if err := l.record(r.Status, r.Finished); err != nil {

@@ -75,6 +75,13 @@ type Config struct {
 	// Delay is added before every answer, injected ones included, to play
 	// a locate that is far away.
 	Delay time.Duration
+	// AnswerMachine, when not empty, is the machine the answer names in
+	// place of the one asked for, to play a locate that answers for
+	// another machine. The URLs and locate's token are left as they are.
+	AnswerMachine string
+	// URLsWithoutToken drops access_token from every service URL of the
+	// answer, to play a locate whose URLs a server would refuse.
+	URLsWithoutToken bool
 }
 
 // Server is a running emulator.
@@ -89,6 +96,9 @@ type Server struct {
 	serviceAddr string
 	clockOffset time.Duration
 	delay       time.Duration
+	// answer options, see Config
+	answerMachine    string
+	urlsWithoutToken bool
 
 	mu       sync.Mutex
 	requests int
@@ -112,6 +122,7 @@ func (c Config) Start() (*Server, error) {
 		return nil, err
 	}
 	s.serviceAddr, s.delay = serviceAddr, c.Delay
+	s.answerMachine, s.urlsWithoutToken = c.AnswerMachine, c.URLsWithoutToken
 	addr := c.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -306,7 +317,9 @@ func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 			params.Set(key, values[0])
 		}
 	}
-	params.Set(locate.AccessTokenParam, tok)
+	if !s.urlsWithoutToken {
+		params.Set(locate.AccessTokenParam, tok)
+	}
 	urls := map[string]string{}
 	for _, tmpl := range templates {
 		u, err := url.Parse(tmpl)
@@ -321,6 +334,9 @@ func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 		urls[tmpl] = u.String()
 	}
 	target := locate.Target{Machine: machine, Hostname: hostname, URLs: urls}
+	if s.answerMachine != "" {
+		target.Machine = s.answerMachine
+	}
 	writeAnswer(rw, &locate.Answer{AccessToken: tok, Target: &target, Results: []locate.Target{target}})
 }
 
