@@ -107,9 +107,9 @@ func Key(parts ...string) string {
 // Result is how a probe ended.
 type Result struct {
 	Status int `json:"status"` // exit status, 0 for success
-	// Origin says who produced Status, in the caller's words (see
-	// Report.Origin); "" in entries written before it was kept.
-	Origin   string    `json:"origin,omitempty"`
+	// By says who produced Status, in the caller's words (see
+	// Report.By); "" in entries written before it was kept.
+	By       string    `json:"by,omitempty"`
 	Finished time.Time `json:"finished"` // when the probe ended
 }
 
@@ -133,8 +133,8 @@ func (e Entry) Fresh(now time.Time) bool { return now.Before(e.Expires) }
 
 // record puts the outcome of a probe of key into e, choosing the expiry of
 // a success with the rule in the package documentation.
-func (e *Entry) record(key string, status int, origin string, finished time.Time, ttl time.Duration) {
-	e.Last = Result{Status: status, Origin: origin, Finished: finished}
+func (e *Entry) record(key string, status int, by string, finished time.Time, ttl time.Duration) {
+	e.Last = Result{Status: status, By: by, Finished: finished}
 	e.Expires = time.Time{}
 	if status == 0 {
 		e.LastSuccess = finished
@@ -203,11 +203,11 @@ func (c *Cache) debugf(format string, args ...any) {
 // Report is how the probe that Do runs ended.
 type Report struct {
 	Status int // exit status, 0 for success
-	// Origin says who produced Status, in the caller's words: a probe's
+	// By says who produced Status, in the caller's words: a probe's
 	// command may exit with the status that a wrapper uses for its own
 	// failures. It is recorded with the status and given to the runs that
 	// share it.
-	Origin   string
+	By       string
 	Finished time.Time // when the probe ended; zero means when it returned
 	// Inconclusive says the probe could not test the machine (locate
 	// failed), so a success younger than StaleIfError may answer instead.
@@ -239,9 +239,9 @@ type Outcome struct {
 	// Status is the exit status to report: the probe's, the other run's,
 	// or 0 for a hit or a stale success.
 	Status int
-	// Origin is who produced a Shared status, as its Report said ("" from
-	// an entry written before origins were kept).
-	Origin string
+	// By is who produced a Shared status, as its Report said ("" from an
+	// entry written before that was kept).
+	By string
 	// LastSuccess is when a probe of the key last succeeded, this run's
 	// included; zero when none is known.
 	LastSuccess time.Time
@@ -315,7 +315,7 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 	o.LastSuccess = e.LastSuccess
 	if e.Last.Finished.After(began) {
 		c.debugf("another run's probe ended with status %d at %s", e.Last.Status, e.Last.Finished.Format(time.RFC3339))
-		o.Served, o.Status, o.Origin = Shared, e.Last.Status, e.Last.Origin
+		o.Served, o.Status, o.By = Shared, e.Last.Status, e.Last.By
 		return o, nil
 	}
 
@@ -331,7 +331,7 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 	if r.Stopped {
 		return o, nil
 	}
-	if err := l.record(r.Status, r.Origin, r.Finished); err != nil {
+	if err := l.record(r.Status, r.By, r.Finished); err != nil {
 		o.Problem, o.Unusable = cmp.Or(o.Problem, err), true
 	}
 	return o, nil
@@ -569,7 +569,7 @@ func (l *lock) unlock() { l.f.Close() }
 // its exit status and when it finished. A success also sets LastSuccess
 // and a new expiry; a failure makes the entry stale. Only a probe's own
 // outcome belongs here, not a stale or cached result.
-func (l *lock) record(status int, origin string, finished time.Time) error {
+func (l *lock) record(status int, by string, finished time.Time) error {
 	c := l.c
 	if c.TTL <= 0 {
 		return fmt.Errorf("cache TTL %v is not positive", c.TTL)
@@ -578,7 +578,7 @@ func (l *lock) record(status int, origin string, finished time.Time) error {
 	if err != nil && !errors.Is(err, errDistrusted) {
 		return err
 	}
-	e.record(l.key, status, origin, finished.UTC(), c.TTL)
+	e.record(l.key, status, by, finished.UTC(), c.TTL)
 	b, err := json.Marshal(entryFile{V: version, Entry: e})
 	if err != nil {
 		return err

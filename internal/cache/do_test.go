@@ -247,12 +247,12 @@ func TestNoLockInAStrangersDirectory(t *testing.T) {
 	}
 }
 
-// TestSharedStatusKeepsItsOrigin: a run that waits for another's probe
+// TestSharedStatusKeepsWhoProducedIt: a run that waits for another's probe
 // gets the status with who produced it, as the probe reported it, so that
 // a command's own 125 stays apart from a probe that could not run.
-func TestSharedStatusKeepsItsOrigin(t *testing.T) {
-	for _, origin := range []string{"cannot-run", "command"} {
-		t.Run(origin, func(t *testing.T) {
+func TestSharedStatusKeepsWhoProducedIt(t *testing.T) {
+	for _, by := range []string{"cannot-run", "command"} {
+		t.Run(by, func(t *testing.T) {
 			c := &cache.Cache{Dir: t.TempDir(), TTL: runTTL}
 			probing, release := make(chan struct{}), make(chan struct{})
 			first := make(chan cache.Outcome)
@@ -260,7 +260,7 @@ func TestSharedStatusKeepsItsOrigin(t *testing.T) {
 				o, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
 					close(probing)
 					<-release
-					return cache.Report{Status: 125, Origin: origin}
+					return cache.Report{Status: 125, By: by}
 				})
 				if err != nil {
 					t.Error(err)
@@ -280,8 +280,8 @@ func TestSharedStatusKeepsItsOrigin(t *testing.T) {
 			poll.Until(t, "the second run to wait for the lock", func() bool { return lockWaiters(t, filepath.Join(c.Dir, runKey+".lock")) == 1 })
 			close(release)
 			<-first
-			if o := <-second; o.Served != cache.Shared || o.Status != 125 || o.Origin != origin {
-				t.Errorf("the waiting run got %+v; want the shared status 125 from %q", o, origin)
+			if o := <-second; o.Served != cache.Shared || o.Status != 125 || o.By != by {
+				t.Errorf("the waiting run got %+v; want the shared status 125 by %q", o, by)
 			}
 		})
 	}
