@@ -14,6 +14,9 @@
 // with Prometheus' scrape code, and compares each fqdn with the hostname
 // m-lab/go's host package makes from the machine and the experiment of
 // the job's script; and it evaluates the docs' locate_query block and the
-// MonitoringProbeResultsNotSeenByLocate alert on the relabelled series. Run the tests with `make e2e`; the first build
+// MonitoringProbeResultsNotSeenByLocate alert on the relabelled series.
+// Prometheus' scrape manager then scrapes a stand-in exporter with each
+// configuration into a test storage, and script_success, read as locate
+// reads it, must find the dead machine's server unhealthy. Run the tests with `make e2e`; the first build
 // compiles Prometheus's packages, a few minutes on two cores.
 package alerts
