@@ -30,6 +30,8 @@ import (
 var probeFamilies = []string{
 	"monitoring_probe_success",
 	"monitoring_probe_exit_code",
+	"monitoring_probe_cannot_run",
+	"monitoring_probe_timed_out",
 	"monitoring_probe_duration_seconds",
 	"monitoring_probe_phase_duration_seconds",
 	"monitoring_probe_locate_attempts",
@@ -268,10 +270,10 @@ func TestTextfileCollector(t *testing.T) {
 		t.Errorf("success: last success %f, want the run's time, between %f and %f", lastSuccess, start, end)
 	}
 	want := map[string]series{
-		"success": {"monitoring_probe_success": 1, "monitoring_probe_exit_code": 0, "monitoring_probe_locate_attempts": 1, "monitoring_probe_locate_http_status": 200, "monitoring_probe_cached": 0, "monitoring_probe_stale": 0, "monitoring_probe_last_success_timestamp_seconds": lastSuccess},
-		"failure": {"monitoring_probe_success": 0, "monitoring_probe_exit_code": 3, "monitoring_probe_locate_attempts": 1, "monitoring_probe_locate_http_status": 200, "monitoring_probe_cached": 0, "monitoring_probe_stale": 0, "monitoring_probe_last_success_timestamp_seconds": 0},
-		"hit":     {"monitoring_probe_success": 1, "monitoring_probe_exit_code": 0, "monitoring_probe_locate_attempts": 0, "monitoring_probe_locate_http_status": 0, "monitoring_probe_cached": 1, "monitoring_probe_stale": 0, "monitoring_probe_last_success_timestamp_seconds": first["monitoring_probe_last_success_timestamp_seconds"]},
-		"stale":   {"monitoring_probe_success": 1, "monitoring_probe_exit_code": 0, "monitoring_probe_locate_attempts": 1, "monitoring_probe_locate_http_status": 401, "monitoring_probe_cached": 0, "monitoring_probe_stale": 1, "monitoring_probe_last_success_timestamp_seconds": stale["monitoring_probe_last_success_timestamp_seconds"]},
+		"success": {"monitoring_probe_cannot_run": 0, "monitoring_probe_timed_out": 0, "monitoring_probe_success": 1, "monitoring_probe_exit_code": 0, "monitoring_probe_locate_attempts": 1, "monitoring_probe_locate_http_status": 200, "monitoring_probe_cached": 0, "monitoring_probe_stale": 0, "monitoring_probe_last_success_timestamp_seconds": lastSuccess},
+		"failure": {"monitoring_probe_cannot_run": 0, "monitoring_probe_timed_out": 0, "monitoring_probe_success": 0, "monitoring_probe_exit_code": 3, "monitoring_probe_locate_attempts": 1, "monitoring_probe_locate_http_status": 200, "monitoring_probe_cached": 0, "monitoring_probe_stale": 0, "monitoring_probe_last_success_timestamp_seconds": 0},
+		"hit":     {"monitoring_probe_cannot_run": 0, "monitoring_probe_timed_out": 0, "monitoring_probe_success": 1, "monitoring_probe_exit_code": 0, "monitoring_probe_locate_attempts": 0, "monitoring_probe_locate_http_status": 0, "monitoring_probe_cached": 1, "monitoring_probe_stale": 0, "monitoring_probe_last_success_timestamp_seconds": first["monitoring_probe_last_success_timestamp_seconds"]},
+		"stale":   {"monitoring_probe_cannot_run": 1, "monitoring_probe_timed_out": 0, "monitoring_probe_success": 1, "monitoring_probe_exit_code": 0, "monitoring_probe_locate_attempts": 1, "monitoring_probe_locate_http_status": 401, "monitoring_probe_cached": 0, "monitoring_probe_stale": 1, "monitoring_probe_last_success_timestamp_seconds": stale["monitoring_probe_last_success_timestamp_seconds"]},
 	}
 	// Phases that ran: the others must be 0.
 	ran := map[string][]string{

@@ -28,7 +28,7 @@ func (p *prober) probeThroughCache(ctx context.Context) error {
 	o, werr := c.Do(ctx, cacheKey(cfg), func(wctx context.Context) cache.Report {
 		err = p.locateAndRun(wctx)
 		_, stopped := exec.DeathSignal(err)
-		return cache.Report{Status: exitStatus(err), Finished: p.finished, Inconclusive: errors.As(err, new(*locateFailure)), Stopped: stopped, Own: p.own(err)}
+		return cache.Report{Status: exitStatus(err), By: string(producedBy(err, false)), Finished: p.finished, Inconclusive: errors.As(err, new(*locateFailure)), Stopped: stopped, Own: p.own(err)}
 	})
 	p.out.lastSuccess = o.LastSuccess
 	if o.Problem != nil {
@@ -54,7 +54,7 @@ func (p *prober) probeThroughCache(ctx context.Context) error {
 	case cache.Shared:
 		p.out.cached = true
 		if o.Status != 0 {
-			return &sharedStatus{status: o.Status}
+			return &sharedStatus{status: o.Status, by: recordedProducer(o.By)}
 		}
 		return nil
 	case cache.Stale:
@@ -91,8 +91,21 @@ const (
 )
 
 // sharedStatus is the failure of the probe another run made while this run
-// waited for it.
-type sharedStatus struct{ status int }
+// waited for it, and who produced it.
+type sharedStatus struct {
+	status int
+	by     producer
+}
+
+// recordedProducer reads who produced a status from the cache. An entry
+// written before that was kept ("") or an unknown value counts as the
+// command's, so that it is never taken for a probe that could not run.
+func recordedProducer(s string) producer {
+	if o := producer(s); o == cannotRun || o == timedOut {
+		return o
+	}
+	return byCommand
+}
 
 func (e *sharedStatus) ExitStatus() int { return e.status }
 func (e *sharedStatus) Error() string {

@@ -96,11 +96,13 @@ type config struct {
 	cacheDir      string
 	cacheTTL      time.Duration
 	staleIfError  time.Duration
-	metricsFile   string
-	insecure      bool
-	version       bool
-	readEnv       bool
-	debug         bool
+	// passIfCannotRun: a probe that could not run exits 0.
+	passIfCannotRun bool
+	metricsFile     string
+	insecure        bool
+	version         bool
+	readEnv         bool
+	debug           bool
 	// fromEnv names the variables whose values were used, as "NAME (-flag)".
 	fromEnv []string
 	// fromVar maps a flag whose value came from the environment to the
@@ -232,6 +234,7 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.StringVar(&cfg.cacheDir, "cache-dir", "", "keep each probe's success in `DIR` for -cache-ttl, and run one probe at a time per machine (off when empty)")
 	durationVar(fs, &cfg.cacheTTL, "cache-ttl", 10*time.Minute, "how long a success is kept, at most (1s to 24h); each is kept between half this and this")
 	durationVar(fs, &cfg.staleIfError, "stale-if-error", 0, "when locate fails or refuses the token, exit 0 if the last success is younger than this (needs -cache-dir)")
+	fs.BoolVar(&cfg.passIfCannotRun, "pass-if-cannot-run", false, "exit 0 when the probe could not run (locate, the key, the command not started), so that a monitoring outage does not fail every server; never for a status of the command's own; the metrics keep the probe's status")
 	fs.StringVar(&cfg.metricsFile, "metrics-file", "", "write the probe's metrics to `PATH` for node_exporter's textfile collector (e.g. /var/lib/node_exporter/ndt7_mlab1-lga01.prom), or - for stdout once the run ends, for script_exporter v3 (the command's stdout then goes to stderr or nowhere)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow plain http to a -locate-url that is not loopback")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
@@ -472,7 +475,7 @@ func (cfg *config) checkModes(fs *flag.FlagSet) error {
 		}
 	}
 	if cfg.print {
-		if err := ignored("with "+cfg.origin("print")+": no command runs", "kill-after", "show-output", "cache-dir", "metrics-file"); err != nil {
+		if err := ignored("with "+cfg.origin("print")+": no command runs", "kill-after", "show-output", "cache-dir", "metrics-file", "pass-if-cannot-run"); err != nil {
 			return err
 		}
 	}

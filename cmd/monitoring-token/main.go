@@ -32,6 +32,48 @@ import (
 // command did not run, as coreutils env and timeout use 125.
 const statusFailed = 125
 
+// producer is who produced a run's status. The number cannot say: a command
+// may itself exit 124 or 125, the statuses monitoring-token uses for a
+// command it stopped and for a probe that could not run.
+type producer string
+
+// The producers, as the cache records them.
+const (
+	// byCommand: the command's own exit status or death by a signal, or
+	// its success served from the cache.
+	byCommand producer = "command"
+	// cannotRun: monitoring-token's, because the probe could not test the
+	// machine: the command did not start (125 for the flags, the key,
+	// locate or a wait for another run; 126 and 127 when it could not be
+	// executed; a signal before it started), its status was lost (125),
+	// or a stale success stood in (0).
+	cannotRun producer = "cannot-run"
+	// timedOut: monitoring-token stopped the command at -timeout (124).
+	timedOut producer = "timed-out"
+)
+
+// producedBy is who produced the status of a run that ended with err; stale
+// says an earlier success stood in for a probe that could not run.
+func producedBy(err error, stale bool) producer {
+	var exited *exec.ExitError
+	var shared *sharedStatus
+	switch {
+	case stale:
+		return cannotRun
+	case err == nil:
+		return byCommand
+	case errors.As(err, &shared):
+		return shared.by
+	case errors.As(err, new(*cutShort)):
+		return cannotRun // locate's time, not the server's, cut the command short
+	case errors.As(err, &exited) && exited.TimedOut:
+		return timedOut
+	case errors.As(err, &exited):
+		return byCommand
+	}
+	return cannotRun
+}
+
 func main() {
 	// monitoring-token's own writes go through writers that catch
 	// SIGPIPE, so that a closed stdout or stderr fails a write instead of
@@ -50,7 +92,7 @@ func main() {
 		// end a process.
 		exec.Die(o.signal)
 	}
-	os.Exit(o.status)
+	os.Exit(o.exitStatus())
 }
 
 // streams are the standard output and error: the files, which the
@@ -63,7 +105,14 @@ type streams struct {
 // outcome is what one run did: the one value that the exit status, the
 // result cache and the metrics are made from.
 type outcome struct {
+	// status is the probe's status; the process exits with it unless
+	// passed.
 	status int
+	// by is who produced status.
+	by producer
+	// passed says that the probe could not run and -pass-if-cannot-run
+	// makes the process exit 0.
+	passed bool
 	// signal, when not zero, was received and forwarded, and the command
 	// died of a signal (or it stopped the run before the command
 	// started); monitoring-token ends itself with it, and status is 128+N.
@@ -82,6 +131,14 @@ type outcome struct {
 	lastSuccess time.Time
 	// duration is the whole run.
 	duration time.Duration
+}
+
+// exitStatus is the status the process exits with.
+func (o outcome) exitStatus() int {
+	if o.passed {
+		return 0
+	}
+	return o.status
 }
 
 // run is the whole command: it returns the outcome and writes at most one
@@ -113,6 +170,12 @@ func probeAndWriteMetrics(ctx context.Context, cfg *config, std streams) outcome
 	p := &prober{cfg: cfg, std: std}
 	err := cfg.deadlineReached(p.probeCached(ctx))
 	o := p.out
+	o.by = producedBy(err, o.stale)
+	_, stopped := exec.DeathSignal(err)
+	if cfg.passIfCannotRun && o.by == cannotRun && err != nil && !stopped {
+		o.passed = true
+		err = &passedError{err}
+	}
 	o.status, o.signal = report(std.stderr, err)
 	o.duration = time.Since(started)
 	if cfg.metricsFile != "" {
@@ -136,6 +199,7 @@ func writeMetrics(cfg *config, o *outcome, std streams) {
 	probe := metrics.Probe{
 		Machine: cfg.machine, Service: cfg.service,
 		ExitCode: o.status, Duration: o.duration,
+		CannotRun: o.by == cannotRun, TimedOut: o.by == timedOut, Passed: o.passed,
 		Sign: o.sign, Locate: o.locate, Command: o.command,
 		LocateAttempts: o.attempts, LocateHTTPStatus: o.httpStatus,
 		Cached: o.cached, Stale: o.stale,
@@ -438,6 +502,15 @@ func attemptCount(n int) string {
 	}
 	return fmt.Sprintf("%d attempts", n)
 }
+
+// passedError is the failure of a probe that could not run, which
+// -pass-if-cannot-run lets exit 0.
+type passedError struct{ err error }
+
+func (e *passedError) Error() string {
+	return e.err.Error() + "; exit status 0 (-pass-if-cannot-run)"
+}
+func (e *passedError) Unwrap() error { return e.err }
 
 // exitStatus is the status a run that ended with err exits with.
 func exitStatus(err error) int {

@@ -57,13 +57,20 @@ func TestMetricsForEachOutcome(t *testing.T) {
 		attempts float64
 		http     float64
 		command0 bool // no command phase: it was not tried
+		// who produced the status: monitoring-token because the probe
+		// could not run, or because it stopped the command at -timeout;
+		// neither: the command.
+		cannotRun, timedOut bool
 	}{
 		{name: "success", command: []string{"true"}, status: 0, attempts: 1, http: 200},
 		{name: "command failed", command: []string{"sh", "-c", "exit 3"}, status: 3, attempts: 1, http: 200},
-		{name: "timed out", flags: []string{"-timeout=1s", "-kill-after=1s"}, command: []string{"sleep", "30"}, status: 124, attempts: 1, http: 200},
-		{name: "locate refused after a retry", inject: []http.HandlerFunc{status(http.StatusServiceUnavailable, "", ""), status(http.StatusForbidden, "text/plain", "no")}, command: []string{"true"}, status: 125, attempts: 2, http: 403, command0: true},
-		{name: "not executable", command: []string{"/dev/null"}, status: 126, attempts: 1, http: 200},
-		{name: "not found", command: []string{"no-such-command-here"}, status: 127, attempts: 1, http: 200},
+		{name: "timed out", flags: []string{"-timeout=1s", "-kill-after=1s"}, command: []string{"sleep", "30"}, status: 124, attempts: 1, http: 200, timedOut: true},
+		{name: "locate refused after a retry", inject: []http.HandlerFunc{status(http.StatusServiceUnavailable, "", ""), status(http.StatusForbidden, "text/plain", "no")}, command: []string{"true"}, status: 125, attempts: 2, http: 403, command0: true, cannotRun: true},
+		{name: "not executable", command: []string{"/dev/null"}, status: 126, attempts: 1, http: 200, cannotRun: true},
+		{name: "not found", command: []string{"no-such-command-here"}, status: 127, attempts: 1, http: 200, cannotRun: true},
+		{name: "the command's own 124", command: []string{"sh", "-c", "exit 124"}, status: 124, attempts: 1, http: 200},
+		{name: "the command's own 125", command: []string{"sh", "-c", "exit 125"}, status: 125, attempts: 1, http: 200},
+		{name: "the command's own 127", command: []string{"sh", "-c", "exit 127"}, status: 127, attempts: 1, http: 200},
 		{name: "killed", command: []string{"sh", "-c", "kill -9 $$"}, status: 137, attempts: 1, http: 200},
 	}
 	for _, tt := range tests {
@@ -79,6 +86,8 @@ func TestMetricsForEachOutcome(t *testing.T) {
 			want := map[string]float64{
 				"monitoring_probe_success":            map[bool]float64{true: 1}[tt.status == 0],
 				"monitoring_probe_exit_code":          float64(tt.status),
+				"monitoring_probe_cannot_run":         boolFloat(tt.cannotRun),
+				"monitoring_probe_timed_out":          boolFloat(tt.timedOut),
 				"monitoring_probe_locate_attempts":    tt.attempts,
 				"monitoring_probe_locate_http_status": tt.http,
 				"monitoring_probe_cached":             0,
@@ -161,7 +170,7 @@ func TestMetricsStale(t *testing.T) {
 	poll.Until(t, "the TTL to pass", func() bool { return time.Since(primed) > 1100*time.Millisecond })
 	c.emu.Inject(status(http.StatusBadRequest, "application/json", `{"error":{"title":"Must provide access_token","status":400}}`))
 	m := runAndRead(t, path, args)
-	if m["monitoring_probe_stale"] != 1 || m["monitoring_probe_success"] != 1 || m["monitoring_probe_exit_code"] != 0 ||
+	if m["monitoring_probe_stale"] != 1 || m["monitoring_probe_success"] != 1 || m["monitoring_probe_exit_code"] != 0 || m["monitoring_probe_cannot_run"] != 1 ||
 		m["monitoring_probe_locate_http_status"] != 400 || m["monitoring_probe_locate_attempts"] != 1 ||
 		m["monitoring_probe_last_success_timestamp_seconds"] != first {
 		t.Errorf("stale run: %v", m)

@@ -368,6 +368,10 @@ func docChecks(t *testing.T) map[string]func(t *testing.T, r *docRun, b docBlock
 		// node_exporter's command, run by the e2e module
 		// (TestNodeExporterCommandAsDocumented).
 		"node_exporter": nil,
+		// The PromQL queries that check what locate finds, evaluated by
+		// e2e/alerts on the series of the docs' relabelled targets
+		// (TestLocateQueryInDocs).
+		"locate_query": nil,
 	}
 }
 

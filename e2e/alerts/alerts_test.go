@@ -157,28 +157,54 @@ func TestParseRulesRefuses(t *testing.T) {
 //   - ndt/ndt7 on "failing": every run fails with the command's status 1;
 //     no success ever (last success 0).
 //   - ndt/ndt7 on "healthy": every run succeeds.
-//   - wehe/replay on "w1" and "w2": the probe cannot run (125).
+//   - msak/throughput on "client125": the client itself exits 125 (cannot_run
+//     0); its last success was at minute 1.
+//   - wehe/replay on "w1" and "w2": the probe cannot run (125), never
+//     succeeded; on "w3" it cannot run either, passed by
+//     -pass-if-cannot-run (success 1, exit code 125).
 //   - two metrics files, one rewritten every minute, one never.
+//   - script_success of three jobs: "ndt7" labelled as locate looks it
+//     up, "copied" with the machine name as fqdn, "mixed" with both.
 const series = `
 load 1m
 	monitoring_probe_success{machine="failing",service="ndt/ndt7"} 0x90
 	monitoring_probe_exit_code{machine="failing",service="ndt/ndt7"} 1x90
+	monitoring_probe_cannot_run{machine="failing",service="ndt/ndt7"} 0x90
 	monitoring_probe_stale{machine="failing",service="ndt/ndt7"} 0x90
 	monitoring_probe_last_success_timestamp_seconds{machine="failing",service="ndt/ndt7"} 0x90
 	monitoring_probe_success{machine="healthy",service="ndt/ndt7"} 1x90
 	monitoring_probe_exit_code{machine="healthy",service="ndt/ndt7"} 0x90
+	monitoring_probe_cannot_run{machine="healthy",service="ndt/ndt7"} 0x90
 	monitoring_probe_stale{machine="healthy",service="ndt/ndt7"} 0x90
 	monitoring_probe_last_success_timestamp_seconds{machine="healthy",service="ndt/ndt7"} 0+60x90
+	monitoring_probe_success{machine="client125",service="msak/throughput"} 0x90
+	monitoring_probe_exit_code{machine="client125",service="msak/throughput"} 125x90
+	monitoring_probe_cannot_run{machine="client125",service="msak/throughput"} 0x90
+	monitoring_probe_stale{machine="client125",service="msak/throughput"} 0x90
+	monitoring_probe_last_success_timestamp_seconds{machine="client125",service="msak/throughput"} 60x90
 	monitoring_probe_success{machine="w1",service="wehe/replay"} 0x90
 	monitoring_probe_exit_code{machine="w1",service="wehe/replay"} 125x90
+	monitoring_probe_cannot_run{machine="w1",service="wehe/replay"} 1x90
 	monitoring_probe_stale{machine="w1",service="wehe/replay"} 0x90
 	monitoring_probe_last_success_timestamp_seconds{machine="w1",service="wehe/replay"} 0x90
 	monitoring_probe_success{machine="w2",service="wehe/replay"} 0x90
 	monitoring_probe_exit_code{machine="w2",service="wehe/replay"} 125x90
+	monitoring_probe_cannot_run{machine="w2",service="wehe/replay"} 1x90
 	monitoring_probe_stale{machine="w2",service="wehe/replay"} 0x90
 	monitoring_probe_last_success_timestamp_seconds{machine="w2",service="wehe/replay"} 0x90
+	monitoring_probe_success{machine="w3",service="wehe/replay"} 1x90
+	monitoring_probe_exit_code{machine="w3",service="wehe/replay"} 125x90
+	monitoring_probe_cannot_run{machine="w3",service="wehe/replay"} 1x90
+	monitoring_probe_stale{machine="w3",service="wehe/replay"} 0x90
+	monitoring_probe_last_success_timestamp_seconds{machine="w3",service="wehe/replay"} 0x90
 	node_textfile_mtime_seconds{file="/run/probes/fresh.prom"} 0+60x90
 	node_textfile_mtime_seconds{file="/run/probes/stopped.prom"} 0x90
+	script_success{job="ndt7",fqdn="ndt-mlab1-lga01.mlab-oti.measurement-lab.org"} 0x90
+	script_success{job="ndt7",fqdn="ndt-lga3356-c0a80001.rnp.autojoin.measurement-lab.org"} 1x90
+	script_success{job="copied",fqdn="mlab1-lga01.mlab-oti.measurement-lab.org"} 0x90
+	script_success{job="copied",fqdn="mlab2-lga01.mlab-oti.measurement-lab.org"} 1x90
+	script_success{job="mixed",fqdn="mlab1-lga01.mlab-oti.measurement-lab.org"} 0x90
+	script_success{job="mixed",fqdn="wehe-mlab1-lga01.mlab-oti.measurement-lab.org"} 0x90
 `
 
 // evalMinutes is how long the rules are evaluated, once a minute.
@@ -189,21 +215,26 @@ const evalMinutes = 90
 // its expression first returns a series, and fires once it has returned
 // it at every evaluation for the rule's "for". For each alert it compares
 // the minute at which each series starts firing, keyed by the values of
-// its machine, service or file label.
+// its machine, service, file or job label.
 func TestRulesFire(t *testing.T) {
 	groups, err := parseRules(docsRules(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]map[string]int{
-		// Failing on its own account for 10 minutes; 125 is not the
-		// machine's failure.
-		"MonitoringProbeFailing": {"failing ndt/ndt7": 10},
-		// All of wehe's probes could not run, for 5 minutes.
-		"MonitoringProbesCannotRun": {"wehe/replay": 5},
-		// No real success for over 4200 s (from minute 71), for 5
+		// Failing on its own account for 10 minutes, the client's own
+		// 125 included; a probe that could not run is not the machine's
+		// failure, whatever its status.
+		"MonitoringProbeFailing": {"failing ndt/ndt7": 10, "client125 msak/throughput": 10},
+		// All of wehe's probes could not run, passed or not, for 5
 		// minutes.
-		"MonitoringProbeResultsStale": {"failing ndt/ndt7": 76, "w1 wehe/replay": 76, "w2 wehe/replay": 76},
+		"MonitoringProbesCannotRun": {"wehe/replay": 5},
+		// No real success for over 4200 s since the one at 60 s (from
+		// minute 72), for 5 minutes; never succeeding is not stale.
+		"MonitoringProbeResultsStale": {"client125 msak/throughput": 77},
+		// No series of the job labelled as locate looks servers up, for
+		// 10 minutes.
+		"MonitoringProbeResultsNotSeenByLocate": {"copied": 10},
 		// Not rewritten for over 600 s (from minute 11), for 5 minutes.
 		"MonitoringProbeFilesNotUpdated": {"/run/probes/stopped.prom": 16},
 	}
@@ -252,7 +283,7 @@ func firing(t *testing.T, engine *promql.Engine, store storage.Queryable, expr s
 		}
 		now := map[string]bool{}
 		for _, s := range vec {
-			key := strings.TrimSpace(strings.Join([]string{s.Metric.Get("machine"), s.Metric.Get("service"), s.Metric.Get("file")}, " "))
+			key := strings.TrimSpace(strings.Join([]string{s.Metric.Get("machine"), s.Metric.Get("service"), s.Metric.Get("file"), s.Metric.Get("job")}, " "))
 			now[key] = true
 			if _, ok := activeAt[key]; !ok {
 				activeAt[key] = ts

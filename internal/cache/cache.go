@@ -27,9 +27,10 @@
 //
 // Each key has two files in the directory: KEY.json, a small entry written
 // atomically (a temporary file KEY.json.tmp, fsync, rename), and KEY.lock,
-// which runs hold with flock(2) while they probe. An entry holds times and
-// an exit status, never a token. Failures are never fresh: they are kept
-// only so that runs that waited for that probe can exit with its status.
+// which runs hold with flock(2) while they probe. An entry holds times, an
+// exit status and who produced it, never a token. Failures are never fresh:
+// they are kept only so that runs that waited for that probe can exit with
+// its status.
 //
 // Whoever can write to the directory can put an entry of their own in
 // place of ours, so Do trusts the directory, and so its locks and entries,
@@ -108,7 +109,10 @@ func Key(parts ...string) string {
 
 // Result is how a probe ended.
 type Result struct {
-	Status   int       `json:"status"`   // exit status, 0 for success
+	Status int `json:"status"` // exit status, 0 for success
+	// By says who produced Status, in the caller's words (see
+	// Report.By); "" in entries written before it was kept.
+	By       string    `json:"by,omitempty"`
 	Finished time.Time `json:"finished"` // when the probe ended
 }
 
@@ -132,8 +136,8 @@ func (e Entry) Fresh(now time.Time) bool { return now.Before(e.Expires) }
 
 // record puts the outcome of a probe of key into e, choosing the expiry of
 // a success with the rule in the package documentation.
-func (e *Entry) record(key string, status int, finished time.Time, ttl time.Duration) {
-	e.Last = Result{Status: status, Finished: finished}
+func (e *Entry) record(key string, status int, by string, finished time.Time, ttl time.Duration) {
+	e.Last = Result{Status: status, By: by, Finished: finished}
 	e.Expires = time.Time{}
 	if status == 0 {
 		e.LastSuccess = finished
@@ -201,7 +205,12 @@ func (c *Cache) debugf(format string, args ...any) {
 
 // Report is how the probe that Do runs ended.
 type Report struct {
-	Status   int       // exit status, 0 for success
+	Status int // exit status, 0 for success
+	// By says who produced Status, in the caller's words: a probe's
+	// command may exit with the status that a wrapper uses for its own
+	// failures. It is recorded with the status and given to the runs that
+	// share it.
+	By       string
 	Finished time.Time // when the probe ended; zero means when it returned
 	// Inconclusive says the probe could not test the machine (locate
 	// failed), so a success younger than StaleIfError may answer instead.
@@ -238,6 +247,9 @@ type Outcome struct {
 	// Status is the exit status to report: the probe's, the other run's,
 	// or 0 for a hit or a stale success.
 	Status int
+	// By is who produced a Shared status, as its Report said ("" from an
+	// entry written before that was kept).
+	By string
 	// LastSuccess is when a probe of the key last succeeded, this run's
 	// included; zero when none is known.
 	LastSuccess time.Time
@@ -311,7 +323,7 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 	o.LastSuccess = e.LastSuccess
 	if e.Last.Finished.After(began) {
 		c.debugf("another run's probe ended with status %d at %s", e.Last.Status, e.Last.Finished.Format(time.RFC3339))
-		o.Served, o.Status = Shared, e.Last.Status
+		o.Served, o.Status, o.By = Shared, e.Last.Status, e.Last.By
 		return o, nil
 	}
 
@@ -327,7 +339,7 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 	if r.Stopped || r.Own {
 		return o, nil
 	}
-	if err := l.record(r.Status, r.Finished); err != nil {
+	if err := l.record(r.Status, r.By, r.Finished); err != nil {
 		o.Problem, o.Unusable = cmp.Or(o.Problem, err), true
 	}
 	return o, nil
@@ -565,7 +577,7 @@ func (l *lock) unlock() { l.f.Close() }
 // its exit status and when it finished. A success also sets LastSuccess
 // and a new expiry; a failure makes the entry stale. Only a probe's own
 // outcome belongs here, not a stale or cached result.
-func (l *lock) record(status int, finished time.Time) error {
+func (l *lock) record(status int, by string, finished time.Time) error {
 	c := l.c
 	if c.TTL <= 0 {
 		return fmt.Errorf("cache TTL %v is not positive", c.TTL)
@@ -574,7 +586,7 @@ func (l *lock) record(status int, finished time.Time) error {
 	if err != nil && !errors.Is(err, errDistrusted) {
 		return err
 	}
-	e.record(l.key, status, finished.UTC(), c.TTL)
+	e.record(l.key, status, by, finished.UTC(), c.TTL)
 	b, err := json.Marshal(entryFile{V: version, Entry: e})
 	if err != nil {
 		return err

@@ -246,3 +246,43 @@ func TestNoLockInAStrangersDirectory(t *testing.T) {
 		t.Errorf("Do with a stranger holding the lock: %+v, %v, %d probes; want the probe's 3 without the cache", o, err, calls)
 	}
 }
+
+// TestSharedStatusKeepsWhoProducedIt: a run that waits for another's probe
+// gets the status with who produced it, as the probe reported it, so that
+// a command's own 125 stays apart from a probe that could not run.
+func TestSharedStatusKeepsWhoProducedIt(t *testing.T) {
+	for _, by := range []string{"cannot-run", "command"} {
+		t.Run(by, func(t *testing.T) {
+			c := &cache.Cache{Dir: t.TempDir(), TTL: runTTL}
+			probing, release := make(chan struct{}), make(chan struct{})
+			first := make(chan cache.Outcome)
+			go func() {
+				o, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
+					close(probing)
+					<-release
+					return cache.Report{Status: 125, By: by}
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				first <- o
+			}()
+			<-probing
+			second := make(chan cache.Outcome)
+			go func() {
+				var calls int
+				o, err := c.Do(context.Background(), runKey, probeWith(&calls, cache.Report{Status: 99}))
+				if err != nil || calls != 0 {
+					t.Errorf("the second run: %v, %d probes", err, calls)
+				}
+				second <- o
+			}()
+			poll.Until(t, "the second run to wait for the lock", func() bool { return lockWaiters(t, filepath.Join(c.Dir, runKey+".lock")) == 1 })
+			close(release)
+			<-first
+			if o := <-second; o.Served != cache.Shared || o.Status != 125 || o.By != by {
+				t.Errorf("the waiting run got %+v; want the shared status 125 by %q", o, by)
+			}
+		})
+	}
+}

@@ -35,8 +35,19 @@ import (
 type Probe struct {
 	// Machine (the canonical name) and Service label every series.
 	Machine, Service string
-	// ExitCode is the run's exit status; 0 is success.
+	// ExitCode is the probe's exit status: the process's own, except
+	// when Passed.
 	ExitCode int
+	// CannotRun says that monitoring-token, not the command, produced the
+	// status because the probe could not test the machine: it did not
+	// start the command (125, 126, 127), lost its status (125), or a stale
+	// success stood in. TimedOut says that monitoring-token stopped the
+	// command at -timeout (124). With neither, the command produced the
+	// status, whatever its value: a command may exit 124 or 125 itself.
+	CannotRun, TimedOut bool
+	// Passed says that the probe could not run and the process exited 0
+	// anyway (-pass-if-cannot-run): success, with ExitCode the probe's.
+	Passed bool
 	// Duration is the whole run.
 	Duration time.Duration
 	// Sign, Locate and Command are disjoint phases of the run, so they
@@ -61,10 +72,16 @@ type Probe struct {
 // from another file's.
 const (
 	nameSuccess = "monitoring_probe_success"
-	helpSuccess = "1 if the probe's exit status was 0, cached and stale results included, else 0."
+	helpSuccess = "1 if the run exited 0, cached and stale results and passes of -pass-if-cannot-run included, else 0."
 
 	nameExitCode = "monitoring_probe_exit_code"
-	helpExitCode = "Exit status of the probe: the command's own, 124 timed out, 125 the probe could not run, 126 not executable, 127 not found, 128+N killed by signal N."
+	helpExitCode = "Exit status of the probe: the command's own, 124 timed out, 125 the probe could not run, 126 not executable, 127 not found, 128+N killed by signal N; monitoring_probe_cannot_run and monitoring_probe_timed_out say whether monitoring-token produced it."
+
+	nameCannotRun = "monitoring_probe_cannot_run"
+	helpCannotRun = "1 if monitoring-token, not the command, produced the status because the probe could not test the machine (the command did not start, its status was lost, or a stale success stood in), else 0."
+
+	nameTimedOut = "monitoring_probe_timed_out"
+	helpTimedOut = "1 if monitoring-token stopped the command at -timeout and produced status 124, else 0."
 
 	nameDuration = "monitoring_probe_duration_seconds"
 	helpDuration = "Wall time of the whole probe run in seconds."
@@ -97,8 +114,10 @@ func (p Probe) text() []byte {
 		b = appendHeader(b, name, help)
 		b = appendSample(b, name, labels, v)
 	}
-	gauge(nameSuccess, helpSuccess, boolValue(p.ExitCode == 0))
+	gauge(nameSuccess, helpSuccess, boolValue(p.ExitCode == 0 || p.Passed))
 	gauge(nameExitCode, helpExitCode, float64(p.ExitCode))
+	gauge(nameCannotRun, helpCannotRun, boolValue(p.CannotRun))
+	gauge(nameTimedOut, helpTimedOut, boolValue(p.TimedOut))
 	gauge(nameDuration, helpDuration, p.Duration.Seconds())
 	b = appendHeader(b, namePhase, helpPhase)
 	for _, ph := range [...]struct {

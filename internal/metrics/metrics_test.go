@@ -43,6 +43,8 @@ func parseFile(t *testing.T, path string) map[string]metricstest.Family {
 var allNames = []string{
 	"monitoring_probe_success",
 	"monitoring_probe_exit_code",
+	"monitoring_probe_cannot_run",
+	"monitoring_probe_timed_out",
 	"monitoring_probe_duration_seconds",
 	"monitoring_probe_phase_duration_seconds",
 	"monitoring_probe_locate_attempts",
@@ -106,17 +108,28 @@ func TestWriteOutcomes(t *testing.T) {
 		{
 			name: "timed out",
 			probe: Probe{ExitCode: 124, Duration: 50 * time.Second, Sign: time.Millisecond, Locate: 10 * time.Millisecond, Command: 49980 * time.Millisecond,
-				LocateAttempts: 1, LocateHTTPStatus: 200, LastSuccess: lastWeek},
+				LocateAttempts: 1, LocateHTTPStatus: 200, LastSuccess: lastWeek, TimedOut: true},
 		},
 		{
 			name: "locate refused after retries",
 			probe: Probe{ExitCode: 125, Duration: 12 * time.Second, Sign: time.Millisecond, Locate: 11 * time.Second,
-				LocateAttempts: 3, LocateHTTPStatus: 503, LastSuccess: lastWeek},
+				LocateAttempts: 3, LocateHTTPStatus: 503, LastSuccess: lastWeek, CannotRun: true},
+		},
+		{
+			name: "locate refused, passed",
+			probe: Probe{ExitCode: 125, Duration: 12 * time.Second, Sign: time.Millisecond, Locate: 11 * time.Second,
+				LocateAttempts: 3, LocateHTTPStatus: 400, LastSuccess: lastWeek, CannotRun: true, Passed: true},
+			wantSuccess: 1,
+		},
+		{
+			name: "the command's own 125",
+			probe: Probe{ExitCode: 125, Duration: 3 * time.Second, Sign: time.Millisecond, Locate: 15 * time.Millisecond, Command: 2 * time.Second,
+				LocateAttempts: 1, LocateHTTPStatus: 200, LastSuccess: lastWeek},
 		},
 		{
 			name: "locate never answered",
 			probe: Probe{ExitCode: 125, Duration: 50 * time.Second, Sign: time.Millisecond, Locate: 49990 * time.Millisecond,
-				LocateAttempts: 4, LocateHTTPStatus: 0},
+				LocateAttempts: 4, LocateHTTPStatus: 0, CannotRun: true},
 		},
 		{
 			name: "not executable",
@@ -141,7 +154,7 @@ func TestWriteOutcomes(t *testing.T) {
 		{
 			name: "stale",
 			probe: Probe{ExitCode: 0, Duration: 30 * time.Second, Sign: time.Millisecond, Locate: 29 * time.Second,
-				LocateAttempts: 3, LocateHTTPStatus: 400, Stale: true, LastSuccess: lastWeek},
+				LocateAttempts: 3, LocateHTTPStatus: 400, Stale: true, CannotRun: true, LastSuccess: lastWeek},
 			wantSuccess: 1,
 		},
 	}
@@ -167,6 +180,8 @@ func TestWriteOutcomes(t *testing.T) {
 			want := map[string]float64{
 				"monitoring_probe_success":                         tt.wantSuccess,
 				"monitoring_probe_exit_code":                       float64(p.ExitCode),
+				"monitoring_probe_cannot_run":                      bit(p.CannotRun),
+				"monitoring_probe_timed_out":                       bit(p.TimedOut),
 				"monitoring_probe_duration_seconds":                p.Duration.Seconds(),
 				"monitoring_probe_phase_duration_seconds{sign}":    p.Sign.Seconds(),
 				"monitoring_probe_phase_duration_seconds{locate}":  p.Locate.Seconds(),
