@@ -153,9 +153,16 @@ func TestSlowLocateIsNotTheServers(t *testing.T) {
 			if tt.env != nil {
 				env = tt.env()
 			}
-			r := runBinary(t, env, f.flags(append(tt.flags, "--", "sleep", "30")...)...)
+			prom := filepath.Join(t.TempDir(), "probe.prom")
+			r := runBinary(t, env, f.flags(append(tt.flags, "-metrics-file="+prom, "--", "sleep", "30")...)...)
 			if r.status != tt.status || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, fmt.Sprintf("exit status %d", tt.status)) {
 				t.Errorf("status %d stderr %q; want %d and %q", r.status, r.stderr, tt.status, tt.want)
+			}
+			// Cut short by locate's time is could-not-run, not the
+			// server's hang, in the metrics too.
+			m := probeMetrics(t, prom)
+			if cannot, hung := m["monitoring_probe_cannot_run"] == 1, m["monitoring_probe_timed_out"] == 1; cannot != (tt.status == statusFailed) || hung != (tt.status == 124) {
+				t.Errorf("metrics cannot_run %v timed_out %v for status %d", m["monitoring_probe_cannot_run"], m["monitoring_probe_timed_out"], tt.status)
 			}
 			if tt.status == statusFailed && !strings.Contains(r.stderr, "locate took 1.2") {
 				t.Errorf("stderr %q does not say how long locate took", r.stderr)
