@@ -2,6 +2,7 @@ package token
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -124,4 +125,24 @@ func RedactKnown(s string, known ...string) string {
 // of a token's parts.
 func isBase64URL(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// RedactingWriter returns a writer that passes each Write's text to w
+// through RedactKnown with known, whole: a line written at once is
+// redacted as a whole, whatever breaks it holds. It reports len(p)
+// written when w took all of the redacted text.
+func RedactingWriter(w io.Writer, known ...string) io.Writer {
+	return &redactingWriter{w: w, known: known}
+}
+
+type redactingWriter struct {
+	w     io.Writer
+	known []string
+}
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, RedactKnown(string(p), r.known...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -97,6 +97,12 @@ func run(ctx context.Context, args []string, std streams) outcome {
 	case err == nil && cfg.version:
 		_, err = fmt.Fprintln(stdout, "monitoring-token", version())
 		err = writeError("version", err)
+	case err == nil && !cfg.readEnv:
+		// Before anything connects.
+		err = neutraliseRuntime()
+		if err == nil {
+			return probeAndWriteMetrics(ctx, cfg, std)
+		}
 	case err == nil:
 		return probeAndWriteMetrics(ctx, cfg, std)
 	}
@@ -112,7 +118,9 @@ func probeAndWriteMetrics(ctx context.Context, cfg *config, std streams) outcome
 	p := &prober{cfg: cfg, std: std}
 	err := cfg.deadlineReached(p.probeCached(ctx))
 	o := p.out
-	o.status, o.signal = report(std.stderr, err)
+	// Every token the probe handled is known, so that no run of its
+	// signature reaches stderr, however the command's output wrapped it.
+	o.status, o.signal = report(token.RedactingWriter(std.stderr, p.tokens...), err)
 	o.duration = time.Since(started)
 	if cfg.metricsFile != "" {
 		writeMetrics(cfg, &o, std)
@@ -165,6 +173,10 @@ type prober struct {
 	stopWatch func()
 	release   func()    // ends the timeout and the watch
 	finished  time.Time // when the probe ended
+
+	// tokens are every token the probe handled: those it signed and
+	// locate's, for RedactKnown.
+	tokens []string
 
 	// clockBehind is how far this host's clock is behind locate's, from
 	// the Date of locate's last answer, when clockKnown.
@@ -270,6 +282,9 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 	defer func() { p.finished = time.Now() }()
 	cfg, ctx, sigs := p.cfg, p.ctx, p.sigs
 	client := locate.NewClient(cfg.locateURL)
+	if err := setTransport(client, cfg); err != nil {
+		return err
+	}
 	client.Insecure = cfg.insecure
 	client.Attempted = p.attempted
 	vars, err := p.variables(wctx, client)
@@ -290,7 +305,7 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 		return writeError("exports", err)
 	}
 
-	env := exec.Environ()
+	env := commandEnvironment(cfg)
 	if len(cfg.configVars) > 0 {
 		logx.Debug.Printf("not passed to the command: %s", strings.Join(cfg.configVars, ", "))
 		for _, name := range cfg.configVars {
@@ -345,6 +360,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 		started := time.Now()
 		defer func() { p.out.sign += time.Since(started) }()
 		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
+		p.tokens = append(p.tokens, tok)
 		if err == nil && cfg.debug {
 			// Decoding costs a parse: only when someone reads it.
 			logx.Debug.Printf("signed token: %s", token.Describe(tok))
@@ -377,6 +393,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	if err != nil {
 		return nil, &locateFailure{err}
 	}
+	p.tokens = append(p.tokens, answerTokens(answer)...)
 	vars, err := exports(cfg, answer)
 	if errors.As(err, new(*usageError)) {
 		return nil, err // the command line's mistake, not locate's
