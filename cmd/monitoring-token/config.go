@@ -207,7 +207,7 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow plain http to a -locate-url that is not loopback")
 	fs.StringVar(&cfg.caFile, "ca-file", "", "trust only the CA certificates in `PEM` file for locate, instead of the system's (a private locate); SSL_CERT_FILE and SSL_CERT_DIR are not read with -read-env=false")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
-	fs.BoolVar(&cfg.readEnv, "read-env", true, "read configuration from the environment; false reads none, for an exporter whose scrapes can set variables (only SCRIPT_DEADLINE is still read)")
+	fs.BoolVar(&cfg.readEnv, "read-env", true, "read configuration from the environment; false reads none, for an exporter whose scrapes can set variables (only SCRIPT_DEADLINE is still read), ignores proxies, SSL_CERT_FILE, GODEBUG and GOTRACEBACK, and passes the command only PATH, HOME, USER, LOGNAME, LANG, LC_* and TZ")
 	fs.Var(boolValue{&logx.LogxDebug}, "logx.debug", "debug log on stderr; the command's output is shown")
 	return fs
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -399,5 +400,26 @@ func TestRedirectToAnotherLoopbackAddress(t *testing.T) {
 	}
 	if n := other.count(); n != 0 {
 		t.Errorf("127.0.0.2 got %d connections", n)
+	}
+}
+
+// TestNoCoreDump: GOTRACEBACK=crash, which a running Go program cannot
+// lower, would dump core with the key in memory; with -read-env=false the
+// core size limit is 0 (the command inherits it), even when the limit
+// monitoring-token was started with allowed cores.
+func TestNoCoreDump(t *testing.T) {
+	if b, err := osexec.Command("/bin/sh", "-c", "ulimit -c unlimited").CombinedOutput(); err != nil {
+		t.Skipf("cannot raise the core size limit here: %v: %s", err, b)
+	}
+	f := newFixture(t)
+	out := filepath.Join(f.dir, "core.out")
+	line := fmt.Sprintf(`ulimit -c unlimited && exec %s -read-env=false %s -- /bin/sh -c 'ulimit -c > %s'`, binary, strings.Join(f.flags(), " "), out)
+	cmd := osexec.Command("/bin/sh", "-c", line)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GOTRACEBACK=crash"}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if got := strings.TrimSpace(readFile(t, out)); got != "0" {
+		t.Errorf("the core size limit is %q, want 0", got)
 	}
 }
