@@ -104,7 +104,7 @@ func startChain(t *testing.T) *chain {
 			}
 			t.Fatal(err)
 		}
-		c.setProbeEnv(metricsAddr, certFile, trap, locateURL)
+		c.setProbeEnv(t, metricsAddr, certFile, trap, locateURL)
 		return c
 	}
 	t.Fatalf("no free port for ndt-server after 3 attempts: %v", err)
@@ -113,11 +113,23 @@ func startChain(t *testing.T) *chain {
 
 // setProbeEnv sets the server's metrics address and the probes'
 // environment: the certificate the clients trust, the trap as the proxy
-// for everything else, the emulator as locate and its key.
-func (c *chain) setProbeEnv(metricsAddr, certFile, trap, locateURL string) {
+// for everything else, the emulator as locate and its key. ndt7-client is
+// found on PATH through a wrapper that gives it the certificate and the
+// trap itself: with -read-env=false monitoring-token passes the command
+// neither, as a production client needs neither.
+func (c *chain) setProbeEnv(t *testing.T, metricsAddr, certFile, trap, locateURL string) {
+	t.Helper()
 	c.metricsURL = "http://" + metricsAddr + "/metrics"
+	clients := filepath.Join(c.dir, "clients")
+	wrapper := fmt.Sprintf("#!/bin/sh\nSSL_CERT_FILE='%s' HTTPS_PROXY='http://%s' HTTP_PROXY='http://%s' exec '%s' \"$@\"\n", certFile, trap, trap, filepath.Join(binDir, "ndt7-client"))
+	if err := os.MkdirAll(clients, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(clients, "ndt7-client"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	c.env = []string{
-		"PATH=" + binDir + ":/usr/bin:/bin",
+		"PATH=" + clients + ":" + binDir + ":/usr/bin:/bin",
 		"HOME=" + c.dir,
 		// ndt7-client trusts the server's certificate this way, so its
 		// command line stays as users write it.

@@ -68,7 +68,7 @@ func TestLocalServerCommand(t *testing.T) {
 	if _, ok := uids["ndt-server"]; !ok {
 		t.Errorf("no ndt-server among the command's processes %v", uids)
 	}
-	c.setProbeEnv(localServerMetrics, certFile, trap, locateURL)
+	c.setProbeEnv(t, localServerMetrics, certFile, trap, locateURL)
 	c.expect(t, shellProbe("local server", "monitoring-token -machine="+localServerMachine+" -env-name=SERVICE_URL -- ndt7-client -quiet"),
 		want{exit: 0, locate: true, server: counts([]string{"download"})})
 }

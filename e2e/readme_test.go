@@ -282,7 +282,9 @@ func (e example) probe(s settings) (probe, error) {
 		own, command, hasCommand := strings.Cut(strings.TrimPrefix(e.shell, word), " -- ")
 		line := "monitoring-token" + replace(own)
 		if hasCommand {
-			line += " -- " + command
+			// The clients installed in /usr/local/bin are the chain's,
+			// on its PATH.
+			line += " -- " + strings.ReplaceAll(command, "/usr/local/bin/", "")
 		}
 		return probe{name: e.block, argv: []string{"sh", "-c", line}, env: env}, nil
 	}

@@ -53,3 +53,14 @@ func envName(kv string) string {
 	n, _, _ := strings.Cut(kv, "=")
 	return n
 }
+
+// Only returns the entries of e whose name keep accepts.
+func (e Env) Only(keep func(name string) bool) Env {
+	out := make(Env, 0, len(e))
+	for _, kv := range e {
+		if keep(envName(kv)) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -70,3 +70,15 @@ func TestEnvironCopies(t *testing.T) {
 		t.Errorf("changing Environ()'s result changed the next one")
 	}
 }
+
+func TestEnvOnly(t *testing.T) {
+	env := exec.Env{"PATH=/bin", "LD_PRELOAD=/tmp/x.so", "PATHX=1", "HOME=/h", "A=B=C"}
+	keep := func(name string) bool { return name == "PATH" || name == "HOME" || name == "A" }
+	before := slices.Clone(env)
+	if got, want := env.Only(keep), (exec.Env{"PATH=/bin", "HOME=/h", "A=B=C"}); !slices.Equal(got, want) {
+		t.Errorf("Only = %q, want %q", got, want)
+	}
+	if !slices.Equal(env, before) {
+		t.Errorf("Only changed the Env it was called on: %q", env)
+	}
+}

@@ -48,11 +48,13 @@ type Error struct {
 	Instance string `json:"instance,omitempty"`
 }
 
-// Error makes a locate problem an error: its title, and detail when given.
+// Error makes a locate problem an error: its title, and detail when given,
+// each made printable and bounded (printableText), since they are locate's
+// words and end up on one line of stderr.
 func (e *Error) Error() string {
-	msg := "locate refused the request: " + e.Title
+	msg := "locate refused the request: " + printableText(e.Title)
 	if e.Detail != "" {
-		msg += ": " + e.Detail
+		msg += ": " + printableText(e.Detail)
 	}
 	if e.Status != 0 {
 		msg += fmt.Sprintf(" (HTTP %d)", e.Status)

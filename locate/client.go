@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,8 +52,9 @@ func DefaultURLKey(service string) string {
 }
 
 // ErrRedirect is a redirect the client refused to follow: to a URL that
-// CheckEndpoint refuses, from https to plain http, or beyond net/http's
-// limit of 10. The error that wraps it names the target without its query
+// CheckEndpoint refuses, from https to plain http, to another scheme, host
+// or port than the request's (the token would go to another origin), or
+// beyond net/http's limit of 10. The error that wraps it names the target without its query
 // and says why. It is not retried.
 var ErrRedirect = errors.New("refusing redirect")
 
@@ -127,7 +129,7 @@ type Client struct {
 
 // NewClient returns a Client for the monitoring prefix base. Its HTTP
 // client uses http.DefaultTransport (proxy from the environment, timeouts,
-// HTTP/2).
+// HTTP/2); NewTransport makes one that reads nothing from the environment.
 func NewClient(base *url.URL) *Client {
 	c := &Client{BaseURL: base}
 	c.HTTP = &http.Client{CheckRedirect: c.checkRedirect}
@@ -138,9 +140,13 @@ func NewClient(base *url.URL) *Client {
 // to the rule for the locate URL (CheckEndpoint), as the token goes along
 // to each. It also refuses a downgrade from https to plain http.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	// net/http copies the previous URL, query and token included, into
+	// Referer; the token goes in the query anyway, to nobody else.
+	req.Header.Del("Referer")
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("%w to %s: stopped after %d redirects", ErrRedirect, printable(req.URL), maxRedirects)
 	}
+	first := via[0].URL
 	switch err := CheckEndpoint(req.URL, c.Insecure); {
 	case err != nil:
 		return fmt.Errorf("%w to %s, which %w", ErrRedirect, printable(req.URL), err)
@@ -148,8 +154,28 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 		// Refused even to loopback or with Insecure: nothing legitimate
 		// leaves https for plain http.
 		return fmt.Errorf("%w from https to %s, which would send the token in clear text; tell locate's operators", ErrRedirect, printable(req.URL))
+	case req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Hostname(), first.Hostname()) || port(req.URL) != port(first):
+		// A redirect that keeps the query hands the token to whoever
+		// the new origin is: only the origin asked may get it.
+		return fmt.Errorf("%w from %s to %s, another origin, which would receive the token; use the URL locate redirects to as -locate-url if it is locate's", ErrRedirect, origin(first), printable(req.URL))
 	}
 	return nil
+}
+
+// port returns u's port, or its scheme's default.
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "http" {
+		return "80"
+	}
+	return "443"
+}
+
+// origin returns u's scheme, host and port, for messages.
+func origin(u *url.URL) string {
+	return u.Scheme + "://" + u.Host
 }
 
 // ServiceEndpoint returns the monitoring endpoint for service without any

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Errors CheckEndpoint returns. Each says what is wrong with a URL the
@@ -55,4 +57,28 @@ func printable(u *url.URL) string {
 	c.RawQuery, c.ForceQuery = "", false
 	c.Fragment, c.RawFragment = "", ""
 	return c.String()
+}
+
+// maxText bounds each piece of locate's own text (a problem's title or
+// detail) that goes into a message: real ones are a sentence.
+const maxText = 200
+
+// printableText returns s fit for one line of a log: every character that
+// is not printable (newlines, escape sequences, invalid UTF-8) becomes
+// U+FFFD, and anything past maxText characters is cut, marked by "…".
+func printableText(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == maxText {
+			b.WriteString("…")
+			break
+		}
+		if !unicode.IsPrint(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }

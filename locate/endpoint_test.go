@@ -149,21 +149,33 @@ func TestGetRedirectHops(t *testing.T) {
 			wantMsg:  "refusing redirect to http://192.0.2.2:8080/v2/platform/monitoring/ndt/ndt7, which uses plain http",
 		},
 		{
-			name:      "plain http to an address that is not loopback, insecure",
-			location:  "http://192.0.2.2:8080/v2/platform/monitoring/ndt/ndt7",
-			insecure:  true,
-			wantErr:   []error{errNotLoopback},
-			wantDials: []string{"192.0.2.2:8080"},
+			name:     "plain http to an address that is not loopback, insecure",
+			location: "http://192.0.2.2:8080/v2/platform/monitoring/ndt/ndt7",
+			insecure: true,
+			wantErr:  []error{locate.ErrRedirect},
+			wantMsg:  "refusing redirect from http://127.0.0.1:",
 		},
 		{
-			name:      "https to an address that is not loopback",
-			location:  "https://192.0.2.2:8443/v2/platform/monitoring/ndt/ndt7",
-			wantErr:   []error{errNotLoopback},
-			wantDials: []string{"192.0.2.2:8443"},
+			name:     "https to an address that is not loopback",
+			location: "https://192.0.2.2:8443/v2/platform/monitoring/ndt/ndt7",
+			wantErr:  []error{locate.ErrRedirect},
+			wantMsg:  "to https://192.0.2.2:8443/v2/platform/monitoring/ndt/ndt7, another origin",
 		},
 		{
-			name:     "plain http to loopback",
+			name:     "plain http to another loopback port",
 			location: target.URL + "/v2/platform/monitoring/ndt/ndt7",
+			wantErr:  []error{locate.ErrRedirect},
+			wantMsg:  "to " + target.URL + "/v2/platform/monitoring/ndt/ndt7, another origin",
+		},
+		{
+			name:     "another loopback address, same port",
+			location: "http://127.0.0.2:PORT/v2/platform/monitoring/ndt/ndt7",
+			wantErr:  []error{locate.ErrRedirect},
+			wantMsg:  "another origin",
+		},
+		{
+			name:     "same origin, another path",
+			location: "SELF/moved/ndt/ndt7",
 		},
 		{
 			name:     "user information",
@@ -183,14 +195,25 @@ func TestGetRedirectHops(t *testing.T) {
 			ts, _ := newTokenSource(t)
 			var mu sync.Mutex
 			requests := 0
+			var location string
 			locateSrv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+				if strings.HasPrefix(req.URL.Path, "/moved/") {
+					if ref := req.Header.Get("Referer"); ref != "" {
+						t.Errorf("the redirect carried Referer %q", ref)
+					}
+					rw.Header().Set("Content-Type", "application/json")
+					rw.Write([]byte(answer))
+					return
+				}
 				mu.Lock()
 				requests++
 				mu.Unlock()
 				// Locate would keep the query, and with it the token.
-				http.Redirect(rw, req, tt.location+"?"+req.URL.RawQuery, http.StatusTemporaryRedirect)
+				http.Redirect(rw, req, location+"?"+req.URL.RawQuery, http.StatusTemporaryRedirect)
 			}))
 			t.Cleanup(locateSrv.Close)
+			self, _ := url.Parse(locateSrv.URL)
+			location = strings.NewReplacer("SELF", locateSrv.URL, "PORT", self.Port()).Replace(tt.location)
 
 			c := newClient(t, locateSrv.URL+"/v2/platform/monitoring/")
 			c.Insecure = tt.insecure

@@ -22,6 +22,9 @@ var (
 	// was done. The error also wraps context.Cause: the deadline, or the
 	// cause the caller gave (a signal).
 	ErrKeyReadStopped = errors.New("could not be read")
+	// ErrKeyWritable is a key file that group or others may write:
+	// whoever can write it can swap the key, as ssh also refuses.
+	ErrKeyWritable = errors.New("is writable by group or others")
 )
 
 // LoadSigner reads a private JWK from path, which may be a symbolic link
@@ -77,6 +80,12 @@ func readKeyFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("read signer key: %w", err)
 	}
 	defer f.Close()
+	// The mode of the file itself, through any link (Kubernetes' ..data).
+	// Readable by group or others is accepted: Kubernetes' secret volumes
+	// default to 0644. Devices (/dev/stdin's terminal) are left alone.
+	if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeDevice == 0 && fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("signer key %s %w (mode %04o); anyone who can write it can swap the key: chmod go-w %s", path, ErrKeyWritable, fi.Mode().Perm(), path)
+	}
 	// The Go runtime polls pipes and FIFOs, so a deadline ends a read that
 	// waits for a writer. Regular files and devices take no deadline, but
 	// their reads do not wait.

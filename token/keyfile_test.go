@@ -326,3 +326,53 @@ func TestLoadSignerSizeLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadSignerModes: a key that group or others may write is refused,
+// naming the file and its mode; one they may only read is used, since
+// Kubernetes' secret volumes make keys 0644 behind ..data links.
+func TestLoadSignerModes(t *testing.T) {
+	k := generated(t, "EdDSA", "modes")
+	tests := []struct {
+		mode    os.FileMode
+		link    bool // reached through a symbolic link, as in a secret volume
+		refused bool
+	}{
+		{mode: 0o600},
+		{mode: 0o400},
+		{mode: 0o640},
+		{mode: 0o644},
+		{mode: 0o644, link: true},
+		{mode: 0o620, refused: true},
+		{mode: 0o602, refused: true},
+		{mode: 0o664, refused: true},
+		{mode: 0o666, refused: true},
+		{mode: 0o666, link: true, refused: true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%04o link=%v", tt.mode, tt.link), func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeFile(t, dir, "key.jwk", k.private)
+			if err := os.Chmod(path, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if tt.link {
+				link := filepath.Join(dir, "linked.jwk")
+				if err := os.Symlink("key.jwk", link); err != nil {
+					t.Fatal(err)
+				}
+				path = link
+			}
+			r := wait(t, loadAsync(getContext(t), path))
+			if !tt.refused {
+				if r.err != nil {
+					t.Fatalf("LoadSigner(%s) = %v", path, r.err)
+				}
+				return
+			}
+			want := fmt.Sprintf("signer key %s is writable by group or others (mode %04o)", path, tt.mode)
+			if !errors.Is(r.err, token.ErrKeyWritable) || !strings.Contains(r.err.Error(), want) {
+				t.Errorf("LoadSigner = %v, want %q", r.err, want)
+			}
+		})
+	}
+}

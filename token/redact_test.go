@@ -112,3 +112,58 @@ func TestDescribeUndecodable(t *testing.T) {
 		}
 	}
 }
+
+// wrap breaks s every width characters, each line starting with prefix.
+func wrap(s string, width int, prefix string) string {
+	var b strings.Builder
+	for len(s) > width {
+		b.WriteString(prefix + s[:width] + "\n")
+		s = s[width:]
+	}
+	return b.String() + prefix + s
+}
+
+func TestRedactKnown(t *testing.T) {
+	s := newSigner(t, generated(t, "EdDSA", "redact"))
+	tok := signedToken(t, s)
+	sig := signature(t, tok)
+	other := signedToken(t, s)
+	url := "wss://ndt-" + machine + "/ndt/v7/download?access_token=" + tok + "&early_exit=250"
+	tests := []struct {
+		name string
+		text string
+	}{
+		{name: "whole", text: "GET " + url + " failed"},
+		{name: "wrapped at 60 columns", text: wrap(url, 60, "")},
+		{name: "wrapped at 20 columns, quoted and indented", text: wrap(url, 20, `    > "`)},
+		{name: "signature alone, wrapped at 17", text: wrap(sig, 17, "")},
+		{name: "tail that starts inside the signature", text: sig[30:] + "&early_exit=250\nclosed"},
+		{name: "CRLF and tabs", text: strings.ReplaceAll(wrap(url, 33, "\t"), "\n", "\r\n")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := token.RedactKnown(tt.text, other, tok)
+			squeezed := strings.Map(func(r rune) rune {
+				if r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+					return r
+				}
+				return -1
+			}, got)
+			for i := 0; i+token.MinSecretRun <= len(sig); i++ {
+				if strings.Contains(squeezed, sig[i:i+token.MinSecretRun]) {
+					t.Fatalf("%d characters of the signature from %d survive in %q", token.MinSecretRun, i, got)
+				}
+			}
+			if !strings.Contains(got, token.Redacted) {
+				t.Errorf("RedactKnown(%q) = %q, without %s", tt.text, got, token.Redacted)
+			}
+		})
+	}
+	plain := "ndt7-client: download 93.1 Mbit/s, upload 41.0 Mbit/s\nABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	if got := token.RedactKnown(plain, tok); got != plain {
+		t.Errorf("RedactKnown changed text without a token: %q", got)
+	}
+	if got := token.RedactKnown("short", "a.b.c"); got != "short" {
+		t.Errorf("a token with a short signature: %q", got)
+	}
+}

@@ -100,6 +100,7 @@ type config struct {
 	passIfCannotRun bool
 	metricsFile     string
 	insecure        bool
+	caFile          string // -ca-file: the only CAs trusted for locate
 	version         bool
 	readEnv         bool
 	debug           bool
@@ -237,8 +238,9 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 	fs.BoolVar(&cfg.passIfCannotRun, "pass-if-cannot-run", false, "exit 0 when the probe could not run (locate, the key, the command not started), so that a monitoring outage does not fail every server; never for a status of the command's own; the metrics keep the probe's status")
 	fs.StringVar(&cfg.metricsFile, "metrics-file", "", "write the probe's metrics to `PATH` for node_exporter's textfile collector (e.g. /var/lib/node_exporter/ndt7_mlab1-lga01.prom), or - for stdout once the run ends, for script_exporter v3 (the command's stdout then goes to stderr or nowhere)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "allow plain http to a -locate-url that is not loopback")
+	fs.StringVar(&cfg.caFile, "ca-file", "", "trust only the CA certificates in `PEM` file for locate, instead of the system's (a private locate); SSL_CERT_FILE and SSL_CERT_DIR are not read with -read-env=false")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
-	fs.BoolVar(&cfg.readEnv, "read-env", true, "read configuration from the environment; false reads none, for an exporter whose scrapes can set variables (only SCRIPT_DEADLINE is still read)")
+	fs.BoolVar(&cfg.readEnv, "read-env", true, "read configuration from the environment; false reads none, for an exporter whose scrapes can set variables (only SCRIPT_DEADLINE is still read), ignores proxies, SSL_CERT_FILE, GODEBUG and GOTRACEBACK, and passes the command only PATH, HOME, USER, LOGNAME, LANG, LC_* and TZ")
 	fs.Var(boolValue{&logx.LogxDebug}, "logx.debug", "debug log on stderr; the command's output is shown")
 	return fs
 }
@@ -303,6 +305,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 	cfg.debug = logx.LogxDebug.Get()
 	if cfg.version {
 		return cfg, nil
+	}
+	if err := checkRuntimeEnv(lookupEnv, cfg.readEnv); err != nil {
+		return cfg, err
 	}
 	if cfg.readEnv {
 		cfg.warning = renamedVariables(lookupEnv, cfg.set)

@@ -188,6 +188,8 @@ type v3Exchange struct {
 	exitCode int // -1 for a death by signal, as v3 reports it
 	stderr   string
 	metrics  map[string]float64 // monitoring_probe_* from stdout, by name
+	// raw is stdout and stderr as the script wrote them, unredacted.
+	raw string
 }
 
 // scrapeV3 runs script s as v3 does for /probe?script=NAME&query with a
@@ -250,7 +252,7 @@ func scrapeV3(t *testing.T, r *docRun, s v3Script, query map[string]string, scra
 	if err != nil && !errors.As(err, new(*osexec.ExitError)) {
 		t.Fatalf("script %q: %v", s.Name, err)
 	}
-	ex := v3Exchange{exitCode: cmd.ProcessState.ExitCode(), stderr: token.Redact(stderr.String()), metrics: map[string]float64{}}
+	ex := v3Exchange{exitCode: cmd.ProcessState.ExitCode(), stderr: token.Redact(stderr.String()), metrics: map[string]float64{}, raw: stdout.String() + stderr.String()}
 	// v3 appends what parses as Prometheus text; monitoring-token's
 	// stdout must hold nothing else.
 	families, err := metricstest.Parse(&stdout)
@@ -297,7 +299,10 @@ func scrapeTimeoutFor(t *testing.T, blocks []docBlock, param, name string) float
 }
 
 // injected are query parameters a stranger adds to a scrape to have the
-// token sent to them, live long, signed by another key, over plain http.
+// token sent to them, live long, signed by another key, over plain http;
+// through their proxy, trusting their CA, printed by Go's HTTP/2 debug
+// log or a core dump; and to have the client load or find what they
+// choose (issue 24).
 func injected(t *testing.T, r *docRun, recorder string) map[string]string {
 	t.Helper()
 	kp, err := token.GenerateKey("EdDSA", "", 0)
@@ -315,6 +320,22 @@ func injected(t *testing.T, r *docRun, recorder string) map[string]string {
 		"MONITORING_SIGNER_KEY":                  other,
 		"MONITORING_TOKEN_MONITORING_SIGNER_KEY": other,
 		"MONITORING_TOKEN_INSECURE":              "true",
+		"HTTPS_PROXY":                            recorder,
+		"HTTP_PROXY":                             recorder,
+		"ALL_PROXY":                              recorder,
+		"https_proxy":                            recorder,
+		"SSL_CERT_FILE":                          "/proc/self/environ",
+		"SSL_CERT_DIR":                           "/proc/self",
+		"CA":                                     "\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+		"GODEBUG":                                "http2debug=2,x509sha1=1",
+		"GOTRACEBACK":                            "crash",
+		"LD_PRELOAD":                             "/proc/self/environ",
+		"LD_LIBRARY_PATH":                        r.dir,
+		"BASH_ENV":                               "/proc/self/environ",
+		"JAVA_TOOL_OPTIONS":                      "-javaagent:/proc/self/environ",
+		// The documented configurations name every program by its
+		// absolute path.
+		"PATH": "/nonexistent",
 	}
 }
 
@@ -361,10 +382,13 @@ func checkV3(t *testing.T, r *docRun, blocks []docBlock, b docBlock) {
 		query["target"] = machine
 		ex := scrapeV3(t, fresh, s, query, scrapeTimeout)
 		if len(seen) != 0 {
-			t.Errorf("script %q: %d requests reached the injected host", s.Name, len(seen))
+			t.Errorf("script %q: %d requests reached the injected host or proxy", s.Name, len(seen))
 		}
-		if ex.exitCode != 0 {
-			t.Errorf("script %q with injected parameters: exit %d: %s", s.Name, ex.exitCode, ex.stderr)
+		if ex.exitCode != 0 || ex.metrics["monitoring_probe_success"] != 1 {
+			t.Errorf("script %q with injected parameters: exit %d, metrics %v: %s", s.Name, ex.exitCode, ex.metrics, ex.stderr)
+		}
+		if leaked := jwtPattern.FindAllString(strings.ReplaceAll(ex.raw, token.Redacted, ""), -1); len(leaked) != 0 {
+			t.Errorf("script %q with injected parameters: %d whole tokens in its output", s.Name, len(leaked))
 		}
 		fresh.wantClients(t, want...)
 	}

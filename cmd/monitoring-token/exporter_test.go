@@ -95,7 +95,8 @@ func TestScrapeCannotRedirectTheToken(t *testing.T) {
 	if err := os.Symlink(self, filepath.Join(stubs, "ndt7-client")); err != nil {
 		t.Fatal(err)
 	}
-	stubLog := filepath.Join(f.dir, "stub.log")
+	// The command gets HOME, not STUB_LOG, under -read-env=false.
+	stubLog := filepath.Join(f.dir, "clients.log")
 	line := strings.NewReplacer(
 		"https://locate.measurementlab.net/v2/platform/monitoring/", f.emu.URL,
 		"/etc/monitoring-token/monitoring.jwk", f.keyPath,
@@ -113,7 +114,7 @@ func TestScrapeCannotRedirectTheToken(t *testing.T) {
 	exporter := func(line string) scriptExporter {
 		return scriptExporter{
 			command: []string{"sh", "-c", line},
-			env:     []string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "STUB_LOG=" + stubLog},
+			env:     []string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "HOME=" + f.dir},
 			timeout: 30 * time.Second,
 		}
 	}

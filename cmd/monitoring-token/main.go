@@ -155,6 +155,12 @@ func run(ctx context.Context, args []string, std streams) outcome {
 	case err == nil && cfg.version:
 		_, err = fmt.Fprintln(stdout, "monitoring-token", version())
 		err = writeError("version", err)
+	case err == nil && !cfg.readEnv:
+		// Before anything connects.
+		err = neutraliseRuntime()
+		if err == nil {
+			return probeAndWriteMetrics(ctx, cfg, std)
+		}
 	case err == nil:
 		return probeAndWriteMetrics(ctx, cfg, std)
 	}
@@ -176,7 +182,9 @@ func probeAndWriteMetrics(ctx context.Context, cfg *config, std streams) outcome
 		o.passed = true
 		err = &passedError{err}
 	}
-	o.status, o.signal = report(std.stderr, err)
+	// Every token the probe handled is known, so that no run of its
+	// signature reaches stderr, however the command's output wrapped it.
+	o.status, o.signal = report(token.RedactingWriter(std.stderr, p.tokens...), err)
 	o.duration = time.Since(started)
 	if cfg.metricsFile != "" {
 		writeMetrics(cfg, &o, std)
@@ -231,6 +239,10 @@ type prober struct {
 	release   func()    // ends the timeout and the watch
 	began     time.Time // when -timeout began to run
 	finished  time.Time // when the probe ended
+
+	// tokens are every token the probe handled: those it signed and
+	// locate's, for RedactKnown.
+	tokens []string
 
 	// clockBehind is how far this host's clock is behind locate's, from
 	// the Date of locate's last answer, when clockKnown.
@@ -337,6 +349,9 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 	defer func() { p.finished = time.Now() }()
 	cfg, ctx, sigs := p.cfg, p.ctx, p.sigs
 	client := locate.NewClient(cfg.locateURL)
+	if err := setTransport(client, cfg); err != nil {
+		return err
+	}
 	client.Insecure = cfg.insecure
 	client.Attempted = p.attempted
 	vars, err := p.variables(wctx, client)
@@ -357,7 +372,7 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 		return writeError("exports", err)
 	}
 
-	env := exec.Environ()
+	env := commandEnvironment(cfg)
 	if len(cfg.configVars) > 0 {
 		logx.Debug.Printf("not passed to the command: %s", strings.Join(cfg.configVars, ", "))
 		for _, name := range cfg.configVars {
@@ -439,6 +454,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 		started := time.Now()
 		defer func() { p.out.sign += time.Since(started) }()
 		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
+		p.tokens = append(p.tokens, tok)
 		if err == nil && cfg.debug {
 			// Decoding costs a parse: only when someone reads it.
 			logx.Debug.Printf("signed token: %s", token.Describe(tok))
@@ -476,6 +492,7 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	if err != nil {
 		return nil, &locateFailure{err}
 	}
+	p.tokens = append(p.tokens, answerTokens(answer)...)
 	vars, err := exports(cfg, answer)
 	if errors.As(err, new(*usageError)) {
 		return nil, err // the command line's mistake, not locate's

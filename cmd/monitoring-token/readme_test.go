@@ -458,7 +458,7 @@ var (
 
 // clientStubs stand in for the clients in the README's examples: each
 // checks the URL it was given as the real client would use it, appends
-// "NAME:ok:PATH" or "NAME:bad" to $STUB_LOG and exits 0 or 1.
+// "NAME:ok:PATH" or "NAME:bad" to stubLog() and exits 0 or 1.
 var clientStubs = map[string]func() int{
 	"ndt7-client":    ndt7Stub,
 	"wehe-client.sh": weheStub,
@@ -512,6 +512,16 @@ func checkLocateToken(tok string) error {
 	return nil
 }
 
+// stubLog is where the stand-ins write: $STUB_LOG, or under
+// -read-env=false, which passes the command only a few variables,
+// clients.log in $HOME.
+func stubLog() string {
+	if log := os.Getenv("STUB_LOG"); log != "" {
+		return log
+	}
+	return filepath.Join(os.Getenv("HOME"), "clients.log")
+}
+
 func stubResult(name, path string, err error) int {
 	line := name + ":ok"
 	if path != "" {
@@ -521,7 +531,7 @@ func stubResult(name, path string, err error) int {
 		line = name + ":bad"
 		fmt.Fprintf(os.Stderr, "%s stand-in: %v\n", name, err)
 	}
-	if f, ferr := os.OpenFile(os.Getenv("STUB_LOG"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); ferr == nil {
+	if f, ferr := os.OpenFile(stubLog(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); ferr == nil {
 		fmt.Fprintln(f, line)
 		f.Close()
 	}

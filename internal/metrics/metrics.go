@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -259,8 +260,15 @@ func failed(path, step string, err error) error {
 // says 0 (never). Anything else that keeps it from finding the time (the
 // file is unreadable, was not written by Write, or is about another
 // machine or service) returns the zero time and an error naming the file.
+//
+// The directory may be shared or writable by others (a textfile
+// directory), so the file is opened without following a symbolic link and
+// without waiting for a FIFO's writer, it must be a regular file of this
+// user's, as the cache's entries must, and at most MaxFileSize bytes are
+// read: what someone planted there can neither hang the run nor fill its
+// memory.
 func LastSuccess(path, machine, service string) (time.Time, error) {
-	b, err := os.ReadFile(path)
+	b, err := readOwn(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return time.Time{}, nil
 	}
@@ -295,4 +303,36 @@ func LastSuccess(path, machine, service string) (time.Time, error) {
 func Encode(w io.Writer, p Probe) error {
 	_, err := w.Write(p.text())
 	return err
+}
+
+// MaxFileSize bounds what LastSuccess reads: Write's files are under a
+// kilobyte.
+const MaxFileSize = 64 << 10
+
+// readOwn reads path if it is a regular file owned by this user, at most
+// MaxFileSize bytes, without following a link or blocking on a FIFO.
+func readOwn(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, errors.New("is a symbolic link, which is not followed")
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%v)", fi.Mode().Type())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return nil, fmt.Errorf("is owned by uid %d, not by this user (uid %d)", st.Uid, os.Getuid())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err == nil && len(b) > MaxFileSize {
+		err = fmt.Errorf("is larger than %d bytes", MaxFileSize)
+	}
+	return b, err
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -355,7 +356,36 @@ func TestLastSuccess(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantErr: "is a directory",
+			wantErr: "is not a regular file",
+		},
+		{
+			// Opening it for reading would wait for a writer forever.
+			name: "a FIFO",
+			file: func(t *testing.T, path string) {
+				if err := syscall.Mkfifo(path, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "is not a regular file",
+		},
+		{
+			name:    "a link to /dev/zero",
+			file:    symlink("/dev/zero"),
+			wantErr: "is a symbolic link",
+		},
+		{
+			name: "a link to a good file",
+			file: func(t *testing.T, path string) {
+				good := path + ".real"
+				writeProbe(Probe{Machine: machine, Service: service, LastSuccess: when})(t, good)
+				symlink(good)(t, path)
+			},
+			wantErr: "is a symbolic link",
+		},
+		{
+			name:    "too large",
+			file:    writeText(strings.Repeat("# padding\n", MaxFileSize/10+1) + lastSuccessLine("1\n")),
+			wantErr: "is larger than",
 		},
 	}
 	for _, tt := range tests {
@@ -529,5 +559,30 @@ func BenchmarkLastSuccess(b *testing.B) {
 		if _, err := LastSuccess(path, machine, service); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// symlink makes path a symbolic link to target.
+func symlink(target string) func(t *testing.T, path string) {
+	return func(t *testing.T, path string) {
+		t.Helper()
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLastSuccessOnlyOwnFiles: a file another user put at the path is not
+// read, as the cache reads only its own entries.
+func TestLastSuccessOnlyOwnFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "probe.prom")
+	writeProbe(Probe{Machine: machine, Service: service, LastSuccess: time.Unix(1e9, 0)})(t, path)
+	const nobody = 65534
+	if err := os.Chown(path, nobody, nobody); err != nil {
+		t.Skipf("cannot give the file to uid %d: %v", nobody, err)
+	}
+	got, err := LastSuccess(path, machine, service)
+	if !got.IsZero() || err == nil || !strings.Contains(err.Error(), "is owned by uid 65534") {
+		t.Errorf("LastSuccess = %v, %v; want nothing read from another user's file", got, err)
 	}
 }
