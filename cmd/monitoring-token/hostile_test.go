@@ -351,13 +351,13 @@ func TestKeyWritableByOthers(t *testing.T) {
 func TestWrappedOutputIsRedacted(t *testing.T) {
 	for _, tt := range []struct{ name, flag, variable string }{
 		{name: "service URL", flag: "-service-url=true", variable: "SERVICE_URL"},
-		{name: "locate's request URL", flag: "-service-url=false", variable: "MONITORING_URL"},
+		{name: "locate's request URL", flag: "-service-url=false -env-name=MONITORING_URL", variable: "MONITORING_URL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			out := filepath.Join(f.dir, "url.out")
 			script := fmt.Sprintf(`printf %%s "$%s" > %s; printf %%s "$%[1]s" | fold -w 60; echo; echo failed; exit 1`, tt.variable, out)
-			r := runBinary(t, nil, append(f.flags(tt.flag), "--", "/bin/sh", "-c", script)...)
+			r := runBinary(t, nil, append(f.flags(strings.Fields(tt.flag)...), "--", "/bin/sh", "-c", script)...)
 			if r.status != 1 || !strings.Contains(r.stderr, "its output ended with") {
 				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
 			}
