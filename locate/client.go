@@ -33,23 +33,6 @@ const AccessTokenParam = "access_token"
 // kilobytes.
 const MaxAnswerSize = 1 << 20
 
-// defaultURLKeys are the keys of the answer's "urls" that a probe of each
-// service wants, as locate's static configuration names them.
-var defaultURLKeys = map[string]string{
-	"ndt/ndt7":    "wss:///ndt/v7/download",
-	"ndt/ndt5":    "wss://:3010/ndt_protocol",
-	"wehe/replay": "wss://:4443/v0/envelope/access",
-	"neubot/dash": "https:///negotiate/dash",
-	"iperf3/test": "wss:///v0/envelope/access",
-}
-
-// DefaultURLKey returns the URL key used for service when none is given, or
-// "" when the service has no default (then the answer must hold exactly one
-// URL).
-func DefaultURLKey(service string) string {
-	return defaultURLKeys[service]
-}
-
 // ErrRedirect is a redirect the client refused to follow: to a URL that
 // CheckEndpoint refuses, from https to plain http, or beyond net/http's
 // limit of 10. The error that wraps it names the target without its query

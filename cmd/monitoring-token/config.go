@@ -17,6 +17,7 @@ import (
 	"github.com/m-lab/go/logx"
 
 	"github.com/monitoring-token/monitoring-token/exec"
+	"github.com/monitoring-token/monitoring-token/internal/services"
 	"github.com/monitoring-token/monitoring-token/locate"
 )
 
@@ -405,29 +406,29 @@ func (cfg *config) validate(fs *flag.FlagSet, rawURL string) error {
 	if cfg.metricsFile != "" && cfg.metricsFile != metricsStdout && !strings.HasSuffix(cfg.metricsFile, ".prom") {
 		return usagef("%s %s does not end in .prom, and node_exporter's textfile collector reads nothing else (- writes to stdout)", cfg.origin("metrics-file"), cfg.metricsFile)
 	}
-	defaults := defaultsFor(cfg.service)
+	defaults, _ := services.Lookup(cfg.service)
 	if !cfg.set["service-url"] {
-		cfg.serviceURL = defaults.serviceURL || cfg.anyOnCommandLine(serviceURLOnly...)
+		cfg.serviceURL = !defaults.AsksLocate || cfg.anyOnCommandLine(serviceURLOnly...)
 	}
 	if err := cfg.checkModes(fs); err != nil {
 		return err
 	}
-	if !cfg.serviceURL && defaults.nearest && !cfg.set["env-name"] {
+	if !cfg.serviceURL && defaults.Nearest && !cfg.set["env-name"] {
 		return usagef("%s=false leaves the standard client of %s without a URL it reads, so it would test the server nearest to it, not %s; drop it, or name the variable of a client that asks locate itself with -env-name", cfg.origin("service-url"), cfg.service, cfg.machine)
 	}
 	switch {
 	case cfg.set["env-name"]:
 		cfg.envNames = []string{cfg.envName}
 	case cfg.serviceURL:
-		cfg.envNames = defaults.envNames
+		cfg.envNames = defaults.EnvNames
 	default:
-		cfg.envNames = []string{defaultEnvName}
+		cfg.envNames = []string{services.DefaultEnvName}
 	}
 	if err := cfg.checkNames(); err != nil {
 		return err
 	}
 	if cfg.urlKey == "" {
-		cfg.urlKey = locate.DefaultURLKey(cfg.service)
+		cfg.urlKey = defaults.URLKey
 	}
 	return nil
 }

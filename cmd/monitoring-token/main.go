@@ -488,7 +488,7 @@ func explain(err error) string {
 	case errors.Is(err, locate.ErrURLKey):
 		return msg + "; choose one with -service-url-key-name or -export"
 	case errors.As(err, &problem) && problem.Title == "Must provide access_token":
-		return msg + "; locate hands monitoring tokens only for ndt/ndt7 and wehe/replay, check -service"
+		return msg + "; locate hands monitoring tokens only for " + tokenServices() + ", check -service"
 	}
 	return msg
 }
