@@ -124,6 +124,9 @@ type config struct {
 	set map[string]bool
 	// command is the command and its arguments.
 	command []string
+	// flags is the flag set that filled cfg: each flag's Value reads the
+	// field it set, after validate the value the run uses (see cacheKey).
+	flags *flag.FlagSet
 }
 
 // boolValue makes a flag.Value a boolean flag, so that "-logx.debug" works
@@ -250,6 +253,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 	cfg := &config{}
 	var rawURL string
 	fs := newFlagSet(cfg, &rawURL)
+	cfg.flags = fs
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
