@@ -43,7 +43,7 @@ func Algorithms() []jose.SignatureAlgorithm {
 // Errors that tell the caller what is wrong with a key file.
 var (
 	ErrNotJSON           = errors.New("is not a JSON Web Key (not a JSON object)")
-	ErrPublicKey         = errors.New("holds a public key; monitoring-token needs the private key (the public half goes to locate)")
+	ErrPublicKey         = errors.New("holds a public key")
 	ErrSymmetricKey      = errors.New("holds a symmetric (oct/HS*) key; locate verifies only EdDSA, ES256 or RS256 signatures")
 	ErrUnsupportedKey    = errors.New("holds a key type locate cannot verify; use an Ed25519, P-256 or RSA private key")
 	ErrUnsupportedAlg    = errors.New("names an algorithm locate cannot verify; use EdDSA, ES256 or RS256")

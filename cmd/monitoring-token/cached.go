@@ -60,7 +60,7 @@ func (p *prober) probeThroughCache(ctx context.Context) error {
 	case cache.Stale:
 		p.out.stale = true
 		fmt.Fprintf(p.std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s\n",
-			p.finished.Sub(o.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(err.Error()))
+			p.finished.Sub(o.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(err.Error()+commandHint(err)))
 		return nil
 	}
 	return err

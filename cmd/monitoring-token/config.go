@@ -621,7 +621,7 @@ func parseLocateURL(raw string, insecure bool, origin string) (*url.URL, error) 
 	case u == nil || errors.Is(err, locate.ErrNotHTTP):
 		return nil, usagef("%s %q is not an absolute http(s) URL; the default is %s", origin, raw, locate.DefaultURL)
 	}
-	return nil, usagef("%s %s %v", origin, u.Redacted(), err)
+	return nil, usagef("%s %s %v%s", origin, u.Redacted(), err, commandHint(err))
 }
 
 // neededNames are variables that the command, its shell or its libraries

@@ -479,7 +479,7 @@ func report(stderr io.Writer, err error) (status int, sig syscall.Signal) {
 
 // explain adds what to do next to the errors an operator meets most.
 func explain(err error) string {
-	msg := err.Error()
+	msg := err.Error() + commandHint(err)
 	var problem *locate.Error
 	var usage *usageError
 	switch {
@@ -491,6 +491,19 @@ func explain(err error) string {
 		return msg + "; locate hands monitoring tokens only for " + tokenServices() + ", check -service"
 	}
 	return msg
+}
+
+// commandHint is what this command adds to an error of the token and
+// locate packages, which name none of its flags: how to get past it here.
+// It goes at the end of the error's message, after the package's own text.
+func commandHint(err error) string {
+	switch {
+	case errors.Is(err, locate.ErrPlainHTTP):
+		return ", or add -insecure if you mean it"
+	case errors.Is(err, token.ErrPublicKey):
+		return "; monitoring-token needs the private key (the public half goes to locate)"
+	}
+	return ""
 }
 
 // writeError says what could not be written, as coreutils env does when its
