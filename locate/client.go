@@ -3,6 +3,18 @@
 // It knows HTTP and the JSON of locate's answer, and nothing about how the
 // access token it sends was made: the caller hands it a function that signs
 // one.
+//
+// What it promises an importer: Client.Get sends GET <BaseURL>/<service> with the token as access_token, retries only what
+// another attempt may cure, within the caller's context and MaxAttempts,
+// and returns the answer parsed or an error that wraps the exported
+// sentinels (errors.Is) or *Error (errors.As); error texts may change and
+// never hold the token. CheckEndpoint is the rule for every URL a token is
+// sent to, redirects included.
+//
+// It knows no service: which of an answer's URLs a client wants is the
+// caller's choice (Answer.ServiceURL takes the key). It does not sign
+// tokens, keep answers, or know any command's flags: the caller adds what
+// to do about an error in its own terms.
 package locate
 
 import (

@@ -15,8 +15,8 @@ var (
 	ErrNotHTTP = errors.New("is not an absolute http or https URL with a host")
 	// ErrUserInfo is a URL with a user name or password in it.
 	ErrUserInfo = errors.New("carries user information; locate takes none, and it would be sent along with the token")
-	// ErrPlainHTTP is plain http to a host that is not loopback.
-	// Client.Insecure allows it.
+	// ErrPlainHTTP is plain http to a host that is not loopback, which
+	// CheckEndpoint's insecure (Client.Insecure) allows.
 	ErrPlainHTTP = errors.New("uses plain http to a host that is not loopback and would send the token in clear text; use https")
 )
 

@@ -3,6 +3,18 @@
 //
 // It knows JOSE and nothing about HTTP: the caller loads a private JWK once,
 // then asks for a signed token per request.
+//
+// What it promises an importer: a Signer's tokens are what locate's
+// verifier (m-lab/access) accepts: Issuer, Audience, the machine as
+// subject, an expiry, no "iat" or "nbf", and the key's "kid" in the header.
+// Errors about what a key file holds wrap the exported sentinels, for
+// errors.Is (reading it fails with the file system's errors); their texts
+// may change. No error, Describe or Redact output holds key material or a
+// whole token.
+//
+// It does not verify tokens (m-lab/access does), fetch, watch or rotate
+// keys, or know any command's flags: its errors say what is wrong, and the
+// caller adds what to do about it in its own terms.
 package token
 
 import (
