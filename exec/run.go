@@ -35,6 +35,13 @@
 //
 // Die, too, acts only on Linux (see Die). Elsewhere Run returns an error
 // that wraps errors.ErrUnsupported, without starting the command.
+//
+// What it promises an importer: the exit statuses of timeout(1) and tini
+// (ExitStatus, above), and that Run says how the command ended in errors
+// told apart with errors.As: *ExitError (it ran), *StartError (it could not
+// be started), *SignalError (a forwarded signal came first) and *WaitError
+// (its status was lost). Error texts may change. It knows nothing of tokens
+// or locate, and no command's flags.
 package exec
 
 import (

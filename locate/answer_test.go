@@ -316,26 +316,6 @@ func checkExcerpt(t *testing.T, e string) {
 	}
 }
 
-func TestDefaultURLKey(t *testing.T) {
-	tests := []struct {
-		service string
-		want    string
-	}{
-		{service: "ndt/ndt7", want: "wss:///ndt/v7/download"},
-		{service: "ndt/ndt5", want: "wss://:3010/ndt_protocol"},
-		{service: "wehe/replay", want: "wss://:4443/v0/envelope/access"},
-		{service: "neubot/dash", want: "https:///negotiate/dash"},
-		{service: "iperf3/test", want: "wss:///v0/envelope/access"},
-		{service: "unknown/service", want: ""},
-		{service: "", want: ""},
-	}
-	for _, tt := range tests {
-		if got := locate.DefaultURLKey(tt.service); got != tt.want {
-			t.Errorf("DefaultURLKey(%q) = %q, want %q", tt.service, got, tt.want)
-		}
-	}
-}
-
 func FuzzParseAnswer(f *testing.F) {
 	f.Add(http.StatusOK, "application/json", []byte(ndt7Answer))
 	f.Add(http.StatusOK, "application/json", []byte(`{"target":{"machine":"m","urls":{"k":"u"}}}`))

@@ -3,6 +3,18 @@
 // It knows HTTP and the JSON of locate's answer, and nothing about how the
 // access token it sends was made: the caller hands it a function that signs
 // one.
+//
+// What it promises an importer: Client.Get sends GET <BaseURL>/<service> with the token as access_token, retries only what
+// another attempt may cure, within the caller's context and MaxAttempts,
+// and returns the answer parsed or an error that wraps the exported
+// sentinels (errors.Is) or *Error (errors.As); error texts may change and
+// never hold the token. CheckEndpoint is the rule for every URL a token is
+// sent to, redirects included.
+//
+// It knows no service: which of an answer's URLs a client wants is the
+// caller's choice (Answer.ServiceURL takes the key). It does not sign
+// tokens, keep answers, or know any command's flags: the caller adds what
+// to do about an error in its own terms.
 package locate
 
 import (
@@ -33,23 +45,6 @@ const AccessTokenParam = "access_token"
 // MaxAnswerSize bounds how much of an answer is read. Real answers are a few
 // kilobytes.
 const MaxAnswerSize = 1 << 20
-
-// defaultURLKeys are the keys of the answer's "urls" that a probe of each
-// service wants, as locate's static configuration names them.
-var defaultURLKeys = map[string]string{
-	"ndt/ndt7":    "wss:///ndt/v7/download",
-	"ndt/ndt5":    "wss://:3010/ndt_protocol",
-	"wehe/replay": "wss://:4443/v0/envelope/access",
-	"neubot/dash": "https:///negotiate/dash",
-	"iperf3/test": "wss:///v0/envelope/access",
-}
-
-// DefaultURLKey returns the URL key used for service when none is given, or
-// "" when the service has no default (then the answer must hold exactly one
-// URL).
-func DefaultURLKey(service string) string {
-	return defaultURLKeys[service]
-}
 
 // ErrRedirect is a redirect the client refused to follow: to a URL that
 // CheckEndpoint refuses, from https to plain http, to another scheme, host

@@ -10,15 +10,16 @@ import (
 )
 
 // Errors CheckEndpoint returns. Each says what is wrong with a URL the
-// caller names first, e.g. "-locate-url http://… uses plain http …".
+// caller names first, e.g. "locate URL http://… uses plain http …".
 var (
 	// ErrNotHTTP is a URL that is not an absolute http or https URL with
 	// a host.
 	ErrNotHTTP = errors.New("is not an absolute http or https URL with a host")
 	// ErrUserInfo is a URL with a user name or password in it.
 	ErrUserInfo = errors.New("carries user information; locate takes none, and it would be sent along with the token")
-	// ErrPlainHTTP is plain http to a host that is not loopback.
-	ErrPlainHTTP = errors.New("uses plain http to a host that is not loopback and would send the token in clear text; use https, or add -insecure if you mean it")
+	// ErrPlainHTTP is plain http to a host that is not loopback, which
+	// CheckEndpoint's insecure (Client.Insecure) allows.
+	ErrPlainHTTP = errors.New("uses plain http to a host that is not loopback and would send the token in clear text; use https")
 )
 
 // CheckEndpoint applies the rule for every URL a monitoring token is sent

@@ -17,8 +17,8 @@ import (
 // accepts.
 const MinRSABits = 2048
 
-// KeyPair is a freshly made signing key: the private JWK for
-// monitoring-token and the public JWK for locate's verifier.
+// KeyPair is a freshly made signing key: the private JWK for NewSigner and
+// LoadSigner, and the public JWK for locate's verifier.
 type KeyPair struct {
 	KeyID   string
 	Private []byte

@@ -3,6 +3,18 @@
 //
 // It knows JOSE and nothing about HTTP: the caller loads a private JWK once,
 // then asks for a signed token per request.
+//
+// What it promises an importer: a Signer's tokens are what locate's
+// verifier (m-lab/access) accepts: Issuer, Audience, the machine as
+// subject, an expiry, no "iat" or "nbf", and the key's "kid" in the header.
+// Errors about what a key file holds wrap the exported sentinels, for
+// errors.Is (reading it fails with the file system's errors); their texts
+// may change. No error, Describe or Redact output holds key material or a
+// whole token.
+//
+// It does not verify tokens (m-lab/access does), fetch, watch or rotate
+// keys, or know any command's flags: its errors say what is wrong, and the
+// caller adds what to do about it in its own terms.
 package token
 
 import (
@@ -43,7 +55,7 @@ func Algorithms() []jose.SignatureAlgorithm {
 // Errors that tell the caller what is wrong with a key file.
 var (
 	ErrNotJSON           = errors.New("is not a JSON Web Key (not a JSON object)")
-	ErrPublicKey         = errors.New("holds a public key; monitoring-token needs the private key (the public half goes to locate)")
+	ErrPublicKey         = errors.New("holds a public key")
 	ErrSymmetricKey      = errors.New("holds a symmetric (oct/HS*) key; locate verifies only EdDSA, ES256 or RS256 signatures")
 	ErrUnsupportedKey    = errors.New("holds a key type locate cannot verify; use an Ed25519, P-256 or RSA private key")
 	ErrUnsupportedAlg    = errors.New("names an algorithm locate cannot verify; use EdDSA, ES256 or RS256")

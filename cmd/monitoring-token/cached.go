@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -60,7 +60,7 @@ func (p *prober) probeThroughCache(ctx context.Context) error {
 	case cache.Stale:
 		p.out.stale = true
 		fmt.Fprintf(p.std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s\n",
-			p.finished.Sub(o.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(err.Error()))
+			p.finished.Sub(o.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(err.Error()+commandHint(err)))
 		return nil
 	}
 	return err
@@ -112,10 +112,86 @@ func (e *sharedStatus) Error() string {
 	return fmt.Sprintf("the probe another run made of this machine meanwhile ended with status %d", e.status)
 }
 
-// cacheKey is what makes a probe the same probe: where locate is, the
-// machine and service, which URLs go into which variables, and the command.
+// cacheKey is what makes a probe the same probe: the value the run uses of
+// every flag that inCacheKey does not leave out, and the command. Runs with
+// the same key share a fresh success, one lock, and the status of the probe
+// one made while the others waited (see internal/cache).
 func cacheKey(cfg *config) string {
-	parts := []string{cfg.locateURL.String(), cfg.machine, cfg.service, strconv.FormatBool(cfg.serviceURL),
-		cfg.urlKey, strings.Join(cfg.envNames, " "), cfg.exports.String(), cfg.exportAll, cfg.tokenEnvName, "--"}
+	var parts []string
+	cfg.flags.VisitAll(func(f *flag.Flag) {
+		if in, classified := inCacheKey[f.Name]; in || !classified {
+			parts = append(parts, "-"+f.Name+"="+cfg.used(f))
+		}
+	})
+	// Every run has the same flags, so the command's parts start at the
+	// same place in every key.
 	return cache.Key(append(parts, cfg.command...)...)
+}
+
+// used returns the value of flag f that the run uses, once validate has
+// settled it: the machine's canonical name, the mode and the URL key for
+// the service, and (here) the locate URL as parsed and the variables that
+// get the URL, -env-name's or the service's.
+func (cfg *config) used(f *flag.Flag) string {
+	switch f.Name {
+	case "locate-url":
+		return cfg.locateURL.String()
+	case "env-name":
+		return strings.Join(cfg.envNames, " ")
+	}
+	return f.Value.String()
+}
+
+// inCacheKey says for every flag whether its value is part of a probe's
+// identity, and so of the cache key. TestCacheKeyClassifiesEveryFlag fails
+// for a flag that is not here, so that each new flag gets a decision; until
+// then cacheKey counts it in, the side on which runs share less.
+var inCacheKey = map[string]bool{
+	// What is probed, and what the command gets.
+	"locate-url":           true, // another locate may answer otherwise
+	"machine":              true, // canonical
+	"service":              true,
+	"service-url":          true, // the mode, settled for the service
+	"service-url-key-name": true, // settled: the service's key by default
+	"env-name":             true, // settled: the variables that get the URL
+	"export":               true,
+	"export-all":           true,
+	"token-env-name":       true, // the command gets locate's token too
+	// A run that may take an answer over plain http (a redirect from
+	// locate included) must not hand its status to one that may not.
+	"insecure": true,
+	// A printing run tests nothing. -print refuses -cache-dir today;
+	// this keeps the two apart if that changes.
+	"print": true,
+
+	// Not part of the identity.
+	//
+	// The credentials: a hit reads no key at all, and a key or token
+	// locate refuses is the run's own 125, which is never shared.
+	"monitoring-signer-key": false,
+	"token-lifetime":        false,
+	// -timeout: runs with different timeouts (a scrape's and a cron's)
+	// probing the same machine still take turns on one lock instead of
+	// loading the server twice (TestCacheWaitTimesOut waits with 1s on a
+	// run with 60s). The price: a run that waited takes the status of a
+	// probe made with another -timeout, a 124 from a shorter one included.
+	// A 124 that the run's own SCRIPT_DEADLINE caused is never shared.
+	"timeout": false,
+	// How a command already timed out or signalled is stopped: its status
+	// is 124 or 128+N either way.
+	"kill-after": false,
+	// Where output and outcome go.
+	"show-output":  false,
+	"logx.debug":   false,
+	"metrics-file": false,
+	// The cache's own settings: where the key is used; how old a success
+	// this run takes for fresh (the reader's TTL bounds an entry written
+	// under a longer one) and how old a stale one, each run's own policy.
+	"cache-dir":      false,
+	"cache-ttl":      false,
+	"stale-if-error": false,
+	// Where the values came from: the values are in the key.
+	"read-env": false,
+	// Prints the version and exits before any probe.
+	"version": false,
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/m-lab/go/logx"
 
 	"github.com/monitoring-token/monitoring-token/exec"
+	"github.com/monitoring-token/monitoring-token/internal/services"
 	"github.com/monitoring-token/monitoring-token/locate"
 )
 
@@ -126,6 +127,9 @@ type config struct {
 	set map[string]bool
 	// command is the command and its arguments.
 	command []string
+	// flags is the flag set that filled cfg: each flag's Value reads the
+	// field it set, after validate the value the run uses (see cacheKey).
+	flags *flag.FlagSet
 }
 
 // boolValue makes a flag.Value a boolean flag, so that "-logx.debug" works
@@ -254,6 +258,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 	cfg := &config{}
 	var rawURL string
 	fs := newFlagSet(cfg, &rawURL)
+	cfg.flags = fs
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -413,29 +418,29 @@ func (cfg *config) validate(fs *flag.FlagSet, rawURL string) error {
 	if cfg.metricsFile != "" && cfg.metricsFile != metricsStdout && !strings.HasSuffix(cfg.metricsFile, ".prom") {
 		return usagef("%s %s does not end in .prom, and node_exporter's textfile collector reads nothing else (- writes to stdout)", cfg.origin("metrics-file"), cfg.metricsFile)
 	}
-	defaults := defaultsFor(cfg.service)
+	defaults, _ := services.Lookup(cfg.service)
 	if !cfg.set["service-url"] {
-		cfg.serviceURL = defaults.serviceURL || cfg.anyOnCommandLine(serviceURLOnly...)
+		cfg.serviceURL = !defaults.AsksLocate || cfg.anyOnCommandLine(serviceURLOnly...)
 	}
 	if err := cfg.checkModes(fs); err != nil {
 		return err
 	}
-	if !cfg.serviceURL && defaults.nearest && !cfg.set["env-name"] {
+	if !cfg.serviceURL && defaults.Nearest && !cfg.set["env-name"] {
 		return usagef("%s=false leaves the standard client of %s without a URL it reads, so it would test the server nearest to it, not %s; drop it, or name the variable of a client that asks locate itself with -env-name", cfg.origin("service-url"), cfg.service, cfg.machine)
 	}
 	switch {
 	case cfg.set["env-name"]:
 		cfg.envNames = []string{cfg.envName}
 	case cfg.serviceURL:
-		cfg.envNames = defaults.envNames
+		cfg.envNames = defaults.EnvNames
 	default:
-		cfg.envNames = []string{defaultEnvName}
+		cfg.envNames = []string{services.DefaultEnvName}
 	}
 	if err := cfg.checkNames(); err != nil {
 		return err
 	}
 	if cfg.urlKey == "" {
-		cfg.urlKey = locate.DefaultURLKey(cfg.service)
+		cfg.urlKey = defaults.URLKey
 	}
 	return nil
 }
@@ -624,7 +629,7 @@ func parseLocateURL(raw string, insecure bool, origin string) (*url.URL, error) 
 	case u == nil || errors.Is(err, locate.ErrNotHTTP):
 		return nil, usagef("%s %q is not an absolute http(s) URL; the default is %s", origin, raw, locate.DefaultURL)
 	}
-	return nil, usagef("%s %s %v", origin, u.Redacted(), err)
+	return nil, usagef("%s %s %v%s", origin, u.Redacted(), err, commandHint(err))
 }
 
 // neededNames are variables that the command, its shell or its libraries

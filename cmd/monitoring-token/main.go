@@ -569,7 +569,7 @@ func report(stderr io.Writer, err error) (status int, sig syscall.Signal) {
 
 // explain adds what to do next to the errors an operator meets most.
 func explain(err error) string {
-	msg := err.Error()
+	msg := err.Error() + commandHint(err)
 	var problem *locate.Error
 	var usage *usageError
 	switch {
@@ -578,9 +578,22 @@ func explain(err error) string {
 	case errors.Is(err, locate.ErrURLKey):
 		return msg + "; choose one with -service-url-key-name or -export"
 	case errors.As(err, &problem) && problem.Title == "Must provide access_token":
-		return msg + "; locate hands monitoring tokens only for ndt/ndt7 and wehe/replay, check -service"
+		return msg + "; locate hands monitoring tokens only for " + tokenServices() + ", check -service"
 	}
 	return msg
+}
+
+// commandHint is what this command adds to an error of the token and
+// locate packages, which name none of its flags: how to get past it here.
+// It goes at the end of the error's message, after the package's own text.
+func commandHint(err error) string {
+	switch {
+	case errors.Is(err, locate.ErrPlainHTTP):
+		return ", or add -insecure if you mean it"
+	case errors.Is(err, token.ErrPublicKey):
+		return "; monitoring-token needs the private key (the public half goes to locate)"
+	}
+	return ""
 }
 
 // writeError says what could not be written, as coreutils env does when its

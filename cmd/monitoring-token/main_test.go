@@ -358,7 +358,7 @@ func TestServiceURLFalseExportsLocateRequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("locate refused the exported URL: %v", err)
 	}
-	if _, err := a.ServiceURL(locate.DefaultURLKey("ndt/ndt7")); err != nil {
+	if _, err := a.ServiceURL("wss:///ndt/v7/download"); err != nil {
 		t.Error(err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/monitoring-token/monitoring-token/locate"
+	"github.com/monitoring-token/monitoring-token/internal/services"
 )
 
 const usageHead = `monitoring-token runs a probe against one M-Lab machine with a monitoring
@@ -99,27 +99,37 @@ func usage(w io.Writer) error {
 }
 
 // writeServiceDefaults writes the table of defaults per service: the mode,
-// the URL key and the variables that get the URL.
+// the URL key and the variables that get the URL, from internal/services.
 func writeServiceDefaults(b *strings.Builder) {
 	b.WriteString("\nDefaults per service: the URL each gets, and the variables it goes in. A\n-service-url, -service-url-key-name or -env-name given wins; -export and\n-export-all name the variables themselves.\n")
-	for _, service := range []string{"ndt/ndt7", "wehe/replay", "ndt/ndt5", "neubot/dash", "iperf3/test", ""} {
-		d := defaultsFor(service)
-		key, name := locate.DefaultURLKey(service), service
-		if service == "" {
+	other, _ := services.Lookup("")
+	for _, s := range append(services.All(), other) {
+		key, name := s.URLKey, s.Name
+		if name == "" {
 			key, name = "the answer's only URL", "other"
 		}
-		if !d.serviceURL {
-			fmt.Fprintf(b, "  %-12s the locate request URL -> %s (-service-url=false: %s);\n", name, defaultEnvName, d.why)
+		if s.AsksLocate {
+			fmt.Fprintf(b, "  %-12s the locate request URL -> %s (-service-url=false: %s);\n", name, services.DefaultEnvName, s.Why)
 			fmt.Fprintf(b, "  %-12s with -service-url or a flag only it uses (%s):\n", "", "-"+strings.Join(serviceURLOnly, ", -"))
-			fmt.Fprintf(b, "  %-12s %s -> %s\n", "", key, defaultEnvName)
+			fmt.Fprintf(b, "  %-12s %s -> %s\n", "", key, services.DefaultEnvName)
 			continue
 		}
-		fmt.Fprintf(b, "  %-12s %s -> %s", name, key, strings.Join(d.envNames, " and "))
-		if d.why != "" {
-			fmt.Fprintf(b, " (%s)", d.why)
+		fmt.Fprintf(b, "  %-12s %s -> %s", name, key, strings.Join(s.EnvNames, " and "))
+		if s.Why != "" {
+			fmt.Fprintf(b, " (%s)", s.Why)
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("Locate hands monitoring tokens for ndt/ndt7 and wehe/replay.\n")
+	fmt.Fprintf(b, "Locate hands monitoring tokens for %s.\n", tokenServices())
 	fmt.Fprintf(b, "\nUnder ricoberger/script_exporter v3, %s (set by the exporter) shortens\n-timeout and -kill-after so that the run ends %v before it.\n", scriptDeadlineVar, deadlineMargin)
+}
+
+// tokenServices names the services locate hands monitoring tokens for, as
+// a phrase: "ndt/ndt7 and wehe/replay".
+func tokenServices() string {
+	names := services.Enforced()
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

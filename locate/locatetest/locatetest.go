@@ -29,26 +29,12 @@ import (
 	accesstoken "github.com/m-lab/access/token"
 	"github.com/m-lab/go/host"
 
+	"github.com/monitoring-token/monitoring-token/internal/services"
 	"github.com/monitoring-token/monitoring-token/locate"
 )
 
 // Prefix is the path under which locate serves monitoring requests.
 const Prefix = "/v2/platform/monitoring/"
-
-// services maps each service locate enforces monitoring tokens on to the URL
-// templates of its static configuration (m-lab/locate static.Configs). A
-// template's host is the port that follows the machine's hostname.
-var services = map[string][]string{
-	"ndt/ndt7": {
-		"ws:///ndt/v7/upload",
-		"ws:///ndt/v7/download",
-		"wss:///ndt/v7/upload",
-		"wss:///ndt/v7/download",
-	},
-	"wehe/replay": {
-		"wss://:4443/v0/envelope/access",
-	},
-}
 
 // expected is the claim check real locate applies to monitoring tokens.
 var expected = jwt.Expected{Issuer: "monitoring", AnyAudience: jwt.Audience{"locate"}}
@@ -145,9 +131,11 @@ func newServer(verifyKeys [][]byte, clockOffset time.Duration) (http.Handler, *S
 	if err != nil {
 		return nil, nil, fmt.Errorf("emulator verify key: %w", err)
 	}
+	// The services locate enforces monitoring tokens on, and their URL
+	// keys, come from the table in internal/services.
 	enforced := controller.Paths{}
-	for svc := range services {
-		enforced[Prefix+svc] = true
+	for _, name := range services.Enforced() {
+		enforced[Prefix+name] = true
 	}
 	tc, err := controller.NewTokenController(&offsetVerifier{verifier, clockOffset}, true, expected, enforced)
 	if err != nil {
@@ -291,8 +279,8 @@ func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 	}
 	experiment := path.Base(path.Dir(req.URL.Path))
 	service := experiment + "/" + path.Base(req.URL.Path)
-	templates, ok := services[service]
-	if !ok {
+	svc, ok := services.Lookup(service)
+	if !ok || !svc.Enforced {
 		writeAnswer(rw, problem("config", "Unknown service: "+service, http.StatusBadRequest))
 		return
 	}
@@ -321,10 +309,12 @@ func (s *Server) monitoring(rw http.ResponseWriter, req *http.Request) {
 		params.Set(locate.AccessTokenParam, tok)
 	}
 	urls := map[string]string{}
-	for _, tmpl := range templates {
+	// The keys of locate's static configuration are URL templates: a
+	// template's host is the port that follows the machine's hostname.
+	for _, tmpl := range svc.URLKeys {
 		u, err := url.Parse(tmpl)
 		if err != nil {
-			panic(err) // The templates above are constants.
+			panic(err) // The table's keys are constants.
 		}
 		u.Host = hostname + u.Host
 		if s.serviceAddr != "" {
