@@ -160,6 +160,9 @@ var inCacheKey = map[string]bool{
 	// A run that may take an answer over plain http (a redirect from
 	// locate included) must not hand its status to one that may not.
 	"insecure": true,
+	// Which CAs are trusted for locate decides, as -insecure does, which
+	// answers a run may take.
+	"ca-file": true,
 	// A printing run tests nothing. -print refuses -cache-dir today;
 	// this keeps the two apart if that changes.
 	"print": true,
@@ -190,6 +193,9 @@ var inCacheKey = map[string]bool{
 	"cache-dir":      false,
 	"cache-ttl":      false,
 	"stale-if-error": false,
+	// Whether a could-not-run status exits 0: that status is the run's
+	// own and never shared, and a passed probe is never recorded.
+	"pass-if-cannot-run": false,
 	// Where the values came from: the values are in the key.
 	"read-env": false,
 	// Prints the version and exits before any probe.
