@@ -53,6 +53,10 @@ const MaxAnswerSize = 1 << 20
 // and says why. It is not retried.
 var ErrRedirect = errors.New("refusing redirect")
 
+// ErrOtherOrigin is a redirect to another scheme, host or port, refused
+// with ErrRedirect: the token in the query would go along to it.
+var ErrOtherOrigin = errors.New("another origin, which would receive the token")
+
 // DefaultMaxAttempts is how many requests Get sends at most when
 // Client.MaxAttempts is zero: a locate that is down costs a probe about a
 // second (two waits of ~250ms and ~500ms) instead of its whole timeout.
@@ -152,7 +156,7 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	case req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Hostname(), first.Hostname()) || port(req.URL) != port(first):
 		// A redirect that keeps the query hands the token to whoever
 		// the new origin is: only the origin asked may get it.
-		return fmt.Errorf("%w from %s to %s, another origin, which would receive the token; use the URL locate redirects to as -locate-url if it is locate's", ErrRedirect, origin(first), printable(req.URL))
+		return fmt.Errorf("%w from %s to %s, %w", ErrRedirect, origin(first), printable(req.URL), ErrOtherOrigin)
 	}
 	return nil
 }

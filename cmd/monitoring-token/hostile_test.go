@@ -395,7 +395,7 @@ func TestRedirectToAnotherLoopbackAddress(t *testing.T) {
 		http.Redirect(rw, req, "http://"+other.addr+req.URL.Path+"?"+req.URL.RawQuery, http.StatusTemporaryRedirect)
 	})
 	r := runBinary(t, nil, append(f.flags("-timeout=5s"), "--", "true")...)
-	if r.status != statusFailed || !strings.Contains(r.stderr, "another origin") {
+	if r.status != statusFailed || !strings.Contains(r.stderr, "another origin, which would receive the token; use the URL locate redirects to as -locate-url") {
 		t.Errorf("status %d, stderr %q; want %d refusing the redirect", r.status, r.stderr, statusFailed)
 	}
 	if n := other.count(); n != 0 {

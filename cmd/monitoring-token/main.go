@@ -592,6 +592,8 @@ func commandHint(err error) string {
 		return ", or add -insecure if you mean it"
 	case errors.Is(err, token.ErrPublicKey):
 		return "; monitoring-token needs the private key (the public half goes to locate)"
+	case errors.Is(err, locate.ErrOtherOrigin):
+		return "; use the URL locate redirects to as -locate-url if it is locate's"
 	}
 	return ""
 }
