@@ -49,8 +49,8 @@ const MaxAnswerSize = 1 << 20
 // ErrRedirect is a redirect the client refused to follow: to a URL that
 // CheckEndpoint refuses, from https to plain http, to another scheme, host
 // or port than the request's (the token would go to another origin), or
-// beyond net/http's limit of 10. The error that wraps it names the target without its query
-// and says why. It is not retried.
+// beyond net/http's limit of 10. The error that wraps it names the target
+// without its query and says why. It is not retried.
 var ErrRedirect = errors.New("refusing redirect")
 
 // ErrOtherOrigin is a redirect to another scheme, host or port, refused
