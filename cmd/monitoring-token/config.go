@@ -276,7 +276,10 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 	if cfg.readEnv {
 		cfg.warning = renamedVariables(lookupEnv, flags.IsSet)
 	}
-	if err := cfg.validate(rawURL); err != nil {
+	if err := cfg.parseValues(rawURL); err != nil {
+		return cfg, err
+	}
+	if err := cfg.settle(); err != nil {
 		return cfg, err
 	}
 	if raw, ok := lookupEnv(scriptDeadlineVar); ok && raw != "" {
@@ -321,9 +324,12 @@ func renamedVariables(lookupEnv func(string) (string, bool), isSet func(flag str
 		strings.Join(old, ", "), strings.Join(replacements, ", "))
 }
 
-// validate checks everything that can be checked before any file is read or
-// any host contacted, and settles the defaults that depend on the service.
-func (cfg *config) validate(rawURL string) error {
+// parseValues checks what can be checked of each value on its own before
+// any file is read or any host contacted: the command or -print, the
+// required flags, the forms and the bounds. It keeps two values in the
+// form the run uses: -machine's canonical name (givenMachine keeps the one
+// given, when they differ) and -locate-url parsed from rawURL.
+func (cfg *config) parseValues(rawURL string) error {
 	switch {
 	case cfg.print && len(cfg.command) > 0:
 		return usagef("-print prints the variables instead of running a command; give one or the other")
@@ -367,11 +373,20 @@ func (cfg *config) validate(rawURL string) error {
 	if cfg.metricsFile != "" && cfg.metricsFile != metricsStdout && !strings.HasSuffix(cfg.metricsFile, ".prom") {
 		return usagef("%s %s does not end in .prom, and node_exporter's textfile collector reads nothing else (- writes to stdout)", cfg.flags.Origin("metrics-file"), cfg.metricsFile)
 	}
+	return nil
+}
+
+// settle decides what depends on several flags and on the service's
+// defaults: the mode (-service-url), the flags that have no effect in it
+// (refused on the command line, dropped from the environment: see
+// dropWithoutEffect), the variables that get the URL and the URL key. It
+// refuses a mode that would test another server and names that clash.
+func (cfg *config) settle() error {
 	defaults := defaultsFor(cfg.service)
 	if !cfg.flags.IsSet("service-url") {
 		cfg.serviceURL = defaults.serviceURL || slices.ContainsFunc(serviceURLOnly, cfg.flags.OnCommandLine)
 	}
-	if err := cfg.checkModes(); err != nil {
+	if err := cfg.dropWithoutEffect(); err != nil {
 		return err
 	}
 	if !cfg.serviceURL && defaults.nearest && !cfg.flags.IsSet("env-name") {
@@ -402,11 +417,11 @@ const metricsStdout = "-"
 // asks locate itself.
 var serviceURLOnly = []string{"service-url-key-name", "token-env-name", "export", "export-all"}
 
-// checkModes refuses flags on the command line that would have no effect in
-// the mode chosen, so that nobody believes they took effect. The same flag
-// from the environment, which a pod may share between probes of several
-// kinds, is dropped, and debug says so.
-func (cfg *config) checkModes() error {
+// dropWithoutEffect refuses flags on the command line that would have no
+// effect in the mode chosen, so that nobody believes they took effect. The
+// same flag from the environment, which a pod may share between probes of
+// several kinds, is dropped (back to its default), and debug says so.
+func (cfg *config) dropWithoutEffect() error {
 	ignored := func(why string, flags ...string) error {
 		for _, f := range flags {
 			if cfg.flags.OnCommandLine(f) {
