@@ -15,7 +15,7 @@ import (
 // names are the variables of the test's flags.
 var names = envflag.Names{
 	Prefix: "APP_",
-	Also:   map[string]string{"n": "OLD_N"},
+	Also:   map[string]string{"n": "OLD_N", "z": "AA_Z"},
 	Never:  []string{"v"},
 }
 
@@ -40,7 +40,8 @@ func (l *list) Set(s string) error {
 func (l *list) Reset() { *l = nil }
 
 // newFlagSet defines -a (default "def"), -n (an int, also from OLD_N), -v
-// (never read from the environment), -log-level and -list.
+// (never read from the environment), -log-level, -list and -z (also from
+// AA_Z, which sorts before the other flags' variables).
 func newFlagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -49,6 +50,7 @@ func newFlagSet() *flag.FlagSet {
 	fs.Bool("v", false, "")
 	fs.String("log-level", "", "")
 	fs.Var(new(list), "list", "")
+	fs.String("z", "", "")
 	return fs
 }
 
@@ -91,7 +93,7 @@ func TestNamesOf(t *testing.T) {
 
 func TestParse(t *testing.T) {
 	t.Parallel()
-	const defaults = "a=def list= log-level= n=0 v=false"
+	const defaults = "a=def list= log-level= n=0 v=false z="
 	tests := []struct {
 		name    string
 		args    []string
@@ -109,14 +111,14 @@ func TestParse(t *testing.T) {
 		{
 			name:    "command line",
 			args:    []string{"-a=x", "-n", "2", "--", "cmd", "-a=y"},
-			values:  "a=x list= log-level= n=2 v=false",
+			values:  "a=x list= log-level= n=2 v=false z=",
 			cmdLine: "a n",
 			origins: "-a -n",
 		},
 		{
 			name:    "prefixed variables",
 			env:     []string{"APP_A=x", "APP_LOG_LEVEL=debug", "APP_LIST=p", "APP_N=2", "A=no", "N=3"},
-			values:  "a=x list=p log-level=debug n=2 v=false",
+			values:  "a=x list=p log-level=debug n=2 v=false z=",
 			origins: "-a (from APP_A) -n (from APP_N)",
 			fromEnv: "APP_A (-a), APP_LIST (-list), APP_LOG_LEVEL (-log-level), APP_N (-n)",
 			present: "APP_A APP_LIST APP_LOG_LEVEL APP_N",
@@ -125,7 +127,7 @@ func TestParse(t *testing.T) {
 			name:    "the command line wins",
 			args:    []string{"-a=x", "-n=1"},
 			env:     []string{"APP_A=y", "APP_N=2", "OLD_N=3"},
-			values:  "a=x list= log-level= n=1 v=false",
+			values:  "a=x list= log-level= n=1 v=false z=",
 			cmdLine: "a n",
 			origins: "-a -n",
 			present: "APP_A APP_N OLD_N",
@@ -133,7 +135,7 @@ func TestParse(t *testing.T) {
 		{
 			name:    "the prefixed variable wins",
 			env:     []string{"APP_N=2", "OLD_N=3"},
-			values:  "a=def list= log-level= n=2 v=false",
+			values:  "a=def list= log-level= n=2 v=false z=",
 			origins: "-a -n (from APP_N)",
 			fromEnv: "APP_N (-n)",
 			present: "APP_N OLD_N",
@@ -141,10 +143,18 @@ func TestParse(t *testing.T) {
 		{
 			name:    "an empty variable is unset",
 			env:     []string{"APP_A=", "APP_N=", "OLD_N=3"},
-			values:  "a=def list= log-level= n=3 v=false",
+			values:  "a=def list= log-level= n=3 v=false z=",
 			origins: "-a -n (from OLD_N)",
 			fromEnv: "OLD_N (-n)",
 			present: "APP_A APP_N OLD_N",
+		},
+		{
+			name:    "present variables sorted",
+			env:     []string{"APP_A=x", "AA_Z=y"},
+			values:  "a=x list= log-level= n=0 v=false z=y",
+			origins: "-a (from APP_A) -n",
+			fromEnv: "APP_A (-a), AA_Z (-z)",
+			present: "AA_Z APP_A",
 		},
 		{
 			name:    "never from the environment",
@@ -157,7 +167,7 @@ func TestParse(t *testing.T) {
 			args:    []string{"-v"},
 			env:     []string{"APP_A=x", "OLD_N=3"},
 			skip:    true,
-			values:  "a=def list= log-level= n=0 v=true",
+			values:  "a=def list= log-level= n=0 v=true z=",
 			cmdLine: "v",
 			origins: "-a -n",
 			present: "APP_A OLD_N",
@@ -174,7 +184,7 @@ func TestParse(t *testing.T) {
 			name:    "a bad value passed over",
 			env:     []string{"APP_N=x", "OLD_N=3"},
 			invalid: func(*envflag.ValueError) error { return nil },
-			values:  "a=def list= log-level= n=3 v=false",
+			values:  "a=def list= log-level= n=3 v=false z=",
 			origins: "-a -n (from OLD_N)",
 			fromEnv: "OLD_N (-n)",
 			present: "APP_N OLD_N",
@@ -252,12 +262,12 @@ func TestDrop(t *testing.T) {
 		want   string // the variable Drop returns
 		values string // after Drop
 	}{
-		{name: "from the environment", env: []string{"APP_A=x", "APP_N=2"}, drop: "a", want: "APP_A", values: "a=def list= log-level= n=2 v=false"},
-		{name: "from the second variable", env: []string{"OLD_N=3"}, drop: "n", want: "OLD_N", values: "a=def list= log-level= n=0 v=false"},
-		{name: "a Resetter", env: []string{"APP_LIST=p"}, drop: "list", want: "APP_LIST", values: "a=def list= log-level= n=0 v=false"},
-		{name: "on the command line", args: []string{"-a=x"}, env: []string{"APP_A=y"}, drop: "a", want: "", values: "a=x list= log-level= n=0 v=false"},
-		{name: "not set", drop: "a", want: "", values: "a=def list= log-level= n=0 v=false"},
-		{name: "no such flag", drop: "nope", want: "", values: "a=def list= log-level= n=0 v=false"},
+		{name: "from the environment", env: []string{"APP_A=x", "APP_N=2"}, drop: "a", want: "APP_A", values: "a=def list= log-level= n=2 v=false z="},
+		{name: "from the second variable", env: []string{"OLD_N=3"}, drop: "n", want: "OLD_N", values: "a=def list= log-level= n=0 v=false z="},
+		{name: "a Resetter", env: []string{"APP_LIST=p"}, drop: "list", want: "APP_LIST", values: "a=def list= log-level= n=0 v=false z="},
+		{name: "on the command line", args: []string{"-a=x"}, env: []string{"APP_A=y"}, drop: "a", want: "", values: "a=x list= log-level= n=0 v=false z="},
+		{name: "not set", drop: "a", want: "", values: "a=def list= log-level= n=0 v=false z="},
+		{name: "no such flag", drop: "nope", want: "", values: "a=def list= log-level= n=0 v=false z="},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
