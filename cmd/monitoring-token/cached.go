@@ -128,7 +128,7 @@ func cacheKey(cfg *config) string {
 	return cache.Key(append(parts, cfg.command...)...)
 }
 
-// used returns the value of flag f that the run uses, once validate has
+// used returns the value of flag f that the run uses, once settle has
 // settled it: the machine's canonical name, the mode and the URL key for
 // the service, and (here) the locate URL as parsed and the variables that
 // get the URL, -env-name's or the service's.

@@ -12,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/m-lab/go/flagx"
 	"github.com/m-lab/go/host"
 	"github.com/m-lab/go/logx"
 
 	"github.com/monitoring-token/monitoring-token/exec"
+	"github.com/monitoring-token/monitoring-token/internal/envflag"
 	"github.com/monitoring-token/monitoring-token/internal/services"
 	"github.com/monitoring-token/monitoring-token/locate"
 )
@@ -37,43 +37,30 @@ const (
 // exampleMachine is shown when -machine does not parse.
 const exampleMachine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 
-// envPrefix starts the environment variable of every flag: -machine is read
-// from MONITORING_TOKEN_MACHINE. The prefix keeps monitoring-token's
-// configuration apart from the variables of the clients it runs, which read
-// their flags from variables named after them too (ndt7-client's
-// -service-url from SERVICE_URL).
-const envPrefix = "MONITORING_TOKEN_"
-
-// sharedNames are the variables read besides the prefixed ones: the names the
-// original m-lab/locate monitoring-token documents and M-Lab's deployments
-// set. The prefixed name wins when both are set.
-var sharedNames = map[string]string{
-	"locate-url":            "LOCATE_URL",
-	"monitoring-signer-key": "MONITORING_SIGNER_KEY",
-	"logx.debug":            "LOGX_DEBUG",
+// configNames are the variables each flag is read from. The prefix starts
+// the variable of every flag: -machine is read from
+// MONITORING_TOKEN_MACHINE. It keeps monitoring-token's configuration apart
+// from the variables of the clients it runs, which read their flags from
+// variables named after them too (ndt7-client's -service-url from
+// SERVICE_URL). Three flags are read from a second variable too, after the
+// prefixed one: the names the original m-lab/locate monitoring-token
+// documents and M-Lab's deployments set. -version and -read-env are never
+// read from the environment: a stray variable in a CI job must not turn a
+// probe into a version print, and a variable must not turn the environment
+// back on (see -read-env).
+var configNames = envflag.Names{
+	Prefix: "MONITORING_TOKEN_",
+	Also: map[string]string{
+		"locate-url":            "LOCATE_URL",
+		"monitoring-signer-key": "MONITORING_SIGNER_KEY",
+		"logx.debug":            "LOGX_DEBUG",
+	},
+	Never: []string{"version", "read-env"},
 }
 
 // keptForCommand is the one configuration variable the command still gets:
 // m-lab's clients share it as their debug switch.
 const keptForCommand = "LOGX_DEBUG"
-
-// notFromEnv lists flags that are never read from the environment: a stray
-// variable in a CI job must not turn a probe into a version print, and a
-// variable must not turn the environment back on (see -read-env).
-var notFromEnv = map[string]bool{"version": true, "read-env": true}
-
-// envNames returns the variables flag name is read from, the one that wins
-// first.
-func envNames(name string) []string {
-	if notFromEnv[name] {
-		return nil
-	}
-	names := []string{envPrefix + flagx.MakeShellVariableName(name)}
-	if shared, ok := sharedNames[name]; ok {
-		names = append(names, shared)
-	}
-	return names
-}
 
 // config is everything the command line and the environment say.
 type config struct {
@@ -105,13 +92,9 @@ type config struct {
 	version         bool
 	readEnv         bool
 	debug           bool
-	// fromEnv names the variables whose values were used, as "NAME (-flag)".
-	fromEnv []string
-	// fromVar maps a flag whose value came from the environment to the
-	// variable it came from.
-	fromVar map[string]string
-	// onCommandLine holds the flags given on the command line.
-	onCommandLine map[string]bool
+	// flags is the flag set that filled cfg, and says where each value
+	// came from; after settle each flag reads the value the run uses.
+	flags *envflag.Set
 	// ignored says which variables were ignored and why, for debug.
 	ignored []string
 	// warning is a line for stderr about the original's variables, or "".
@@ -123,13 +106,8 @@ type config struct {
 	// configVars are the configuration variables present in the
 	// environment, which the command does not inherit.
 	configVars []string
-	// set holds the flags given on the command line or in the environment.
-	set map[string]bool
 	// command is the command and its arguments.
 	command []string
-	// flags is the flag set that filled cfg: each flag's Value reads the
-	// field it set, after validate the value the run uses (see cacheKey).
-	flags *flag.FlagSet
 }
 
 // boolValue makes a flag.Value a boolean flag, so that "-logx.debug" works
@@ -208,6 +186,9 @@ func (l *exportList) Set(v string) error {
 	return nil
 }
 
+// Reset drops every export, for envflag's Drop: Set only appends.
+func (l *exportList) Reset() { *l = nil }
+
 // usageError is a mistake on the command line; main adds a pointer to -h.
 type usageError struct{ msg string }
 
@@ -250,7 +231,7 @@ func newFlagSet(cfg *config, locateURL *string) *flag.FlagSet {
 }
 
 // parseConfig reads flags from args and then, for flags not given there,
-// from the environment (see envNames) unless -read-env=false. Empty
+// from the environment (see configNames) unless -read-env=false. Empty
 // variables count as unset. SCRIPT_DEADLINE is read in any case, and only
 // ever shortens the run (see fitDeadline); now is the time it is measured
 // from.
@@ -258,55 +239,35 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 	cfg := &config{}
 	var rawURL string
 	fs := newFlagSet(cfg, &rawURL)
-	cfg.flags = fs
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
+	flags, err := envflag.Parse(fs, args, envflag.Environment{
+		Names:     configNames,
+		LookupEnv: lookupEnv,
+		Skip:      func() bool { return !cfg.readEnv },
+		Invalid: func(e *envflag.ValueError) error {
+			if e.Flag != "logx.debug" {
+				return e
+			}
+			// M-Lab's clients share it: a value meant for them must
+			// not stop every probe.
+			value, _ := lookupEnv(e.Var)
+			log.Printf("warning: %s=%q is not true or false; ignored, debug stays off", e.Var, value)
+			return nil
+		},
+	})
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, err
+	case err != nil:
 		return nil, usagef("%v", err)
 	}
+	cfg.flags = flags
 	cfg.command = fs.Args()
-	cfg.onCommandLine = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { cfg.onCommandLine[f.Name] = true })
-
-	// flagx.ArgsFromEnv would do this, but it logs flag values when a flag
-	// is set twice; values may be secrets, so only names are kept here.
-	cfg.fromVar = map[string]string{}
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		for _, name := range envNames(f.Name) {
-			value, ok := lookupEnv(name)
-			if !ok {
-				continue
-			}
-			// Present configuration is never passed on, read or not.
-			if name != keptForCommand {
-				cfg.configVars = append(cfg.configVars, name)
-			}
-			if !cfg.readEnv || cfg.onCommandLine[f.Name] || cfg.fromVar[f.Name] != "" || value == "" || envErr != nil {
-				continue
-			}
-			err := fs.Set(f.Name, value)
-			if err != nil && f.Name == "logx.debug" {
-				// M-Lab's clients share it: a value meant for them
-				// must not stop every probe.
-				log.Printf("warning: %s=%q is not true or false; ignored, debug stays off", name, value)
-				continue
-			}
-			if err != nil {
-				envErr = usagef("environment variable %s: invalid value for -%s: %v", name, f.Name, err)
-				continue
-			}
-			cfg.fromVar[f.Name] = name
-			cfg.fromEnv = append(cfg.fromEnv, fmt.Sprintf("%s (-%s)", name, f.Name))
+	// Present configuration is never passed on, read or not.
+	for _, name := range flags.Present() {
+		if name != keptForCommand {
+			cfg.configVars = append(cfg.configVars, name)
 		}
-	})
-	if envErr != nil {
-		return nil, envErr
 	}
-	slices.Sort(cfg.configVars)
-	cfg.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { cfg.set[f.Name] = true })
 	cfg.debug = logx.LogxDebug.Get()
 	if cfg.version {
 		return cfg, nil
@@ -315,9 +276,12 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 		return cfg, err
 	}
 	if cfg.readEnv {
-		cfg.warning = renamedVariables(lookupEnv, cfg.set)
+		cfg.warning = renamedVariables(lookupEnv, flags.IsSet)
 	}
-	if err := cfg.validate(fs, rawURL); err != nil {
+	if err := cfg.parseValues(rawURL); err != nil {
+		return cfg, err
+	}
+	if err := cfg.settle(); err != nil {
 		return cfg, err
 	}
 	if raw, ok := lookupEnv(scriptDeadlineVar); ok && raw != "" {
@@ -328,23 +292,14 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), now time.
 	return cfg, nil
 }
 
-// origin names where flag name's value came from, for messages: "-name",
-// or "-name (from VARIABLE)".
-func (cfg *config) origin(name string) string {
-	if v := cfg.fromVar[name]; v != "" {
-		return "-" + name + " (from " + v + ")"
-	}
-	return "-" + name
-}
-
 // renamedVariables returns a warning naming the variables of m-lab/locate's
 // monitoring-token that are set but no longer read, each with the variable
 // that replaces it, or "" when there are none. A variable whose setting was
-// given another way (set) is not named. SERVICE_URL holding anything but
+// given another way (isSet) is not named. SERVICE_URL holding anything but
 // a boolean is ndt7-client's -service-url, so it is not named. TIMEOUT is
 // named although ndt7-client reads it too: a deployment that bounded the
 // original's run with it would otherwise change silently.
-func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool) string {
+func renamedVariables(lookupEnv func(string) (string, bool), isSet func(flag string) bool) string {
 	var old, replacements []string
 	for _, r := range [...]struct{ name, flag string }{
 		{"MACHINE", "machine"},
@@ -355,14 +310,14 @@ func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool
 		{"TIMEOUT", "timeout"},
 	} {
 		value, ok := lookupEnv(r.name)
-		if !ok || value == "" || set[r.flag] {
+		if !ok || value == "" || isSet(r.flag) {
 			continue
 		}
 		if _, err := strconv.ParseBool(value); r.name == "SERVICE_URL" && err != nil {
 			continue
 		}
 		old = append(old, r.name)
-		replacements = append(replacements, envPrefix+flagx.MakeShellVariableName(r.flag))
+		replacements = append(replacements, configNames.Of(r.flag)[0])
 	}
 	if len(old) == 0 {
 		return ""
@@ -371,10 +326,12 @@ func renamedVariables(lookupEnv func(string) (string, bool), set map[string]bool
 		strings.Join(old, ", "), strings.Join(replacements, ", "))
 }
 
-// validate checks everything that can be checked before any file is read or
-// any host contacted, and settles the defaults that depend on the service.
-// fs is the flag set, for dropping values taken from the environment.
-func (cfg *config) validate(fs *flag.FlagSet, rawURL string) error {
+// parseValues checks what can be checked of each value on its own before
+// any file is read or any host contacted: the command or -print, the
+// required flags, the forms and the bounds. It keeps two values in the
+// form the run uses: -machine's canonical name (givenMachine keeps the one
+// given, when they differ) and -locate-url parsed from rawURL.
+func (cfg *config) parseValues(rawURL string) error {
 	switch {
 	case cfg.print && len(cfg.command) > 0:
 		return usagef("-print prints the variables instead of running a command; give one or the other")
@@ -383,53 +340,62 @@ func (cfg *config) validate(fs *flag.FlagSet, rawURL string) error {
 	case cfg.keyPath == "":
 		return usagef("-monitoring-signer-key (or MONITORING_SIGNER_KEY) is required: the path of the private JWK")
 	case cfg.machine == "":
-		return usagef("-machine (or %sMACHINE) is required, e.g. -machine=%s", envPrefix, exampleMachine)
+		return usagef("-machine (or %s) is required, e.g. -machine=%s", configNames.Of("machine")[0], exampleMachine)
 	}
-	machine, err := canonicalMachine(cfg.machine, cfg.origin("machine"))
+	machine, err := canonicalMachine(cfg.machine, cfg.flags.Origin("machine"))
 	if err != nil {
 		return err
 	}
 	if machine != cfg.machine {
 		cfg.givenMachine, cfg.machine = cfg.machine, machine
 	}
-	if err := checkService(cfg.service, cfg.origin("service")); err != nil {
+	if err := checkService(cfg.service, cfg.flags.Origin("service")); err != nil {
 		return err
 	}
-	u, err := parseLocateURL(rawURL, cfg.insecure, cfg.origin("locate-url"))
+	u, err := parseLocateURL(rawURL, cfg.insecure, cfg.flags.Origin("locate-url"))
 	if err != nil {
 		return err
 	}
 	cfg.locateURL = u
 	if cfg.tokenLifetime < minTokenLifetime || cfg.tokenLifetime > maxTokenLifetime {
-		return usagef("%s %v is out of range; use %v to %v", cfg.origin("token-lifetime"), cfg.tokenLifetime, minTokenLifetime, maxTokenLifetime)
+		return usagef("%s %v is out of range; use %v to %v", cfg.flags.Origin("token-lifetime"), cfg.tokenLifetime, minTokenLifetime, maxTokenLifetime)
 	}
 	if cfg.timeout <= 0 {
-		return usagef("%s %v must be positive", cfg.origin("timeout"), cfg.timeout)
+		return usagef("%s %v must be positive", cfg.flags.Origin("timeout"), cfg.timeout)
 	}
 	if cfg.killAfter <= 0 {
-		return usagef("%s %v must be positive", cfg.origin("kill-after"), cfg.killAfter)
+		return usagef("%s %v must be positive", cfg.flags.Origin("kill-after"), cfg.killAfter)
 	}
 	if cfg.cacheTTL < minCacheTTL || cfg.cacheTTL > maxCacheTTL {
-		return usagef("%s %v is out of range; use %v to %v", cfg.origin("cache-ttl"), cfg.cacheTTL, minCacheTTL, maxCacheTTL)
+		return usagef("%s %v is out of range; use %v to %v", cfg.flags.Origin("cache-ttl"), cfg.cacheTTL, minCacheTTL, maxCacheTTL)
 	}
 	if cfg.staleIfError < 0 {
-		return usagef("%s %v must not be negative", cfg.origin("stale-if-error"), cfg.staleIfError)
+		return usagef("%s %v must not be negative", cfg.flags.Origin("stale-if-error"), cfg.staleIfError)
 	}
 	if cfg.metricsFile != "" && cfg.metricsFile != metricsStdout && !strings.HasSuffix(cfg.metricsFile, ".prom") {
-		return usagef("%s %s does not end in .prom, and node_exporter's textfile collector reads nothing else (- writes to stdout)", cfg.origin("metrics-file"), cfg.metricsFile)
+		return usagef("%s %s does not end in .prom, and node_exporter's textfile collector reads nothing else (- writes to stdout)", cfg.flags.Origin("metrics-file"), cfg.metricsFile)
 	}
+	return nil
+}
+
+// settle decides what depends on several flags and on the service's
+// defaults: the mode (-service-url), the flags that have no effect in it
+// (refused on the command line, dropped from the environment: see
+// dropWithoutEffect), the variables that get the URL and the URL key. It
+// refuses a mode that would test another server and names that clash.
+func (cfg *config) settle() error {
 	defaults, _ := services.Lookup(cfg.service)
-	if !cfg.set["service-url"] {
-		cfg.serviceURL = !defaults.AsksLocate || cfg.anyOnCommandLine(serviceURLOnly...)
+	if !cfg.flags.IsSet("service-url") {
+		cfg.serviceURL = !defaults.AsksLocate || slices.ContainsFunc(serviceURLOnly, cfg.flags.OnCommandLine)
 	}
-	if err := cfg.checkModes(fs); err != nil {
+	if err := cfg.dropWithoutEffect(); err != nil {
 		return err
 	}
-	if !cfg.serviceURL && defaults.Nearest && !cfg.set["env-name"] {
-		return usagef("%s=false leaves the standard client of %s without a URL it reads, so it would test the server nearest to it, not %s; drop it, or name the variable of a client that asks locate itself with -env-name", cfg.origin("service-url"), cfg.service, cfg.machine)
+	if !cfg.serviceURL && defaults.Nearest && !cfg.flags.IsSet("env-name") {
+		return usagef("%s=false leaves the standard client of %s without a URL it reads, so it would test the server nearest to it, not %s; drop it, or name the variable of a client that asks locate itself with -env-name", cfg.flags.Origin("service-url"), cfg.service, cfg.machine)
 	}
 	switch {
-	case cfg.set["env-name"]:
+	case cfg.flags.IsSet("env-name"):
 		cfg.envNames = []string{cfg.envName}
 	case cfg.serviceURL:
 		cfg.envNames = defaults.EnvNames
@@ -453,31 +419,25 @@ const metricsStdout = "-"
 // asks locate itself.
 var serviceURLOnly = []string{"service-url-key-name", "token-env-name", "export", "export-all"}
 
-// anyOnCommandLine reports whether one of flags is on the command line.
-func (cfg *config) anyOnCommandLine(flags ...string) bool {
-	return slices.ContainsFunc(flags, func(f string) bool { return cfg.onCommandLine[f] })
-}
-
-// checkModes refuses flags on the command line that would have no effect in
-// the mode chosen, so that nobody believes they took effect. The same flag
-// from the environment, which a pod may share between probes of several
-// kinds, is dropped, and debug says so.
-func (cfg *config) checkModes(fs *flag.FlagSet) error {
+// dropWithoutEffect refuses flags on the command line that would have no
+// effect in the mode chosen, so that nobody believes they took effect. The
+// same flag from the environment, which a pod may share between probes of
+// several kinds, is dropped (back to its default), and debug says so.
+func (cfg *config) dropWithoutEffect() error {
 	ignored := func(why string, flags ...string) error {
 		for _, f := range flags {
-			switch {
-			case cfg.onCommandLine[f]:
+			if cfg.flags.OnCommandLine(f) {
 				return usagef("-%s has no effect %s; remove it", f, why)
-			case cfg.fromVar[f] != "":
-				cfg.ignored = append(cfg.ignored, fmt.Sprintf("%s (-%s has no effect %s)", cfg.fromVar[f], f, why))
-				cfg.drop(fs, f)
+			}
+			if v := cfg.flags.Drop(f); v != "" {
+				cfg.ignored = append(cfg.ignored, fmt.Sprintf("%s (-%s has no effect %s)", v, f, why))
 			}
 		}
 		return nil
 	}
 	if !cfg.serviceURL {
-		why := "with " + cfg.origin("service-url") + "=false: the command asks locate itself"
-		if !cfg.set["service-url"] {
+		why := "with " + cfg.flags.Origin("service-url") + "=false: the command asks locate itself"
+		if !cfg.flags.IsSet("service-url") {
 			why = "in " + cfg.service + "'s default mode, -service-url=false: the command asks locate itself"
 		}
 		if err := ignored(why, serviceURLOnly...); err != nil {
@@ -485,7 +445,7 @@ func (cfg *config) checkModes(fs *flag.FlagSet) error {
 		}
 	}
 	if cfg.print {
-		if err := ignored("with "+cfg.origin("print")+": no command runs", "kill-after", "show-output", "cache-dir", "metrics-file", "pass-if-cannot-run"); err != nil {
+		if err := ignored("with "+cfg.flags.Origin("print")+": no command runs", "kill-after", "show-output", "cache-dir", "metrics-file", "pass-if-cannot-run"); err != nil {
 			return err
 		}
 	}
@@ -496,39 +456,28 @@ func (cfg *config) checkModes(fs *flag.FlagSet) error {
 	}
 	if len(cfg.exports) > 0 && cfg.exportAll != "" {
 		switch {
-		case cfg.onCommandLine["export"] && !cfg.onCommandLine["export-all"]:
+		case cfg.flags.OnCommandLine("export") && !cfg.flags.OnCommandLine("export-all"):
 			if err := ignored("with -export", "export-all"); err != nil {
 				return err
 			}
-		case cfg.onCommandLine["export-all"] && !cfg.onCommandLine["export"]:
+		case cfg.flags.OnCommandLine("export-all") && !cfg.flags.OnCommandLine("export"):
 			if err := ignored("with -export-all", "export"); err != nil {
 				return err
 			}
 		default:
-			return usagef("give %s or %s, not both", cfg.origin("export"), cfg.origin("export-all"))
+			return usagef("give %s or %s, not both", cfg.flags.Origin("export"), cfg.flags.Origin("export-all"))
 		}
 	}
 	if len(cfg.exports) > 0 || cfg.exportAll != "" {
-		by := cfg.origin("export")
+		by := cfg.flags.Origin("export")
 		if cfg.exportAll != "" {
-			by = cfg.origin("export-all")
+			by = cfg.flags.Origin("export-all")
 		}
 		if err := ignored("with "+by+", which names the variables itself", "env-name", "service-url-key-name"); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// drop undoes flag name's value, taken from the environment.
-func (cfg *config) drop(fs *flag.FlagSet, name string) {
-	if name == "export" {
-		cfg.exports = nil
-	} else if f := fs.Lookup(name); f != nil {
-		f.Value.Set(f.DefValue) // the default parses, or the flag set would not work
-	}
-	delete(cfg.set, name)
-	delete(cfg.fromVar, name)
 }
 
 // checkNames checks every variable name the command will get, and that no
@@ -540,7 +489,7 @@ func (cfg *config) checkNames() error {
 			return usagef("%s %q is not a valid environment variable name (letters, digits, _; not starting with a digit)", by, name)
 		}
 		// -export-all's prefix is not a name: each it makes has a suffix.
-		if processNeeds(name) && by != cfg.origin("export-all") {
+		if processNeeds(name) && by != cfg.flags.Origin("export-all") {
 			return usagef("%s %s is a variable processes need (PATH, HOME, LD_*, proxies, Go's settings…), and the URL in it would break the command; choose another name", by, name)
 		}
 		if other, dup := names[name]; dup {
@@ -551,18 +500,18 @@ func (cfg *config) checkNames() error {
 	}
 	switch {
 	case cfg.exportAll != "":
-		if err := add(cfg.origin("export-all"), cfg.exportAll); err != nil {
+		if err := add(cfg.flags.Origin("export-all"), cfg.exportAll); err != nil {
 			return err
 		}
 	case len(cfg.exports) > 0:
 		for _, e := range cfg.exports {
-			if err := add(cfg.origin("export"), e.name); err != nil {
+			if err := add(cfg.flags.Origin("export"), e.name); err != nil {
 				return err
 			}
 		}
 	default:
-		by := cfg.origin("env-name")
-		if !cfg.set["env-name"] {
+		by := cfg.flags.Origin("env-name")
+		if !cfg.flags.IsSet("env-name") {
 			by = "the default for " + cfg.service
 		}
 		for _, name := range cfg.envNames {
@@ -572,7 +521,7 @@ func (cfg *config) checkNames() error {
 		}
 	}
 	if cfg.tokenEnvName != "" {
-		return add(cfg.origin("token-env-name"), cfg.tokenEnvName)
+		return add(cfg.flags.Origin("token-env-name"), cfg.tokenEnvName)
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func exports(cfg *config, answer *locate.Answer) ([]variable, error) {
 				return nil, fmt.Errorf("-export-all: locate's keys %q and %q both make the name %s; use -export for each", other, k, name)
 			}
 			if name == cfg.tokenEnvName {
-				return nil, usagef("%s %s is also the name -export-all makes for locate's key %q; choose another name", cfg.origin("token-env-name"), name, k)
+				return nil, usagef("%s %s is also the name -export-all makes for locate's key %q; choose another name", cfg.flags.Origin("token-env-name"), name, k)
 			}
 			byName[name] = k
 			vars = append(vars, variable{name, urls[k]})

@@ -299,8 +299,8 @@ func (e *locateFailure) Unwrap() error { return e.err }
 // there is one, else by probing.
 func (p *prober) probeCached(ctx context.Context) error {
 	cfg := p.cfg
-	if len(cfg.fromEnv) > 0 {
-		logx.Debug.Printf("from the environment: %s", strings.Join(cfg.fromEnv, ", "))
+	if fromEnv := cfg.flags.FromEnv(); len(fromEnv) > 0 {
+		logx.Debug.Printf("from the environment: %s", strings.Join(fromEnv, ", "))
 	}
 	if len(cfg.ignored) > 0 {
 		logx.Debug.Printf("ignored: %s", strings.Join(cfg.ignored, "; "))

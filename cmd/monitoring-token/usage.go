@@ -78,7 +78,7 @@ func usage(w io.Writer) error {
 		if arg != "" {
 			fmt.Fprintf(&b, " %s", arg)
 		}
-		if names := envNames(f.Name); len(names) > 0 {
+		if names := configNames.Of(f.Name); len(names) > 0 {
 			fmt.Fprintf(&b, "  [%s]", strings.Join(names, ", "))
 		}
 		fmt.Fprintf(&b, "\n        %s", help)
