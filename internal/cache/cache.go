@@ -186,11 +186,6 @@ type Cache struct {
 	StaleIfError time.Duration
 	// Now is the clock entries are checked against; nil means time.Now.
 	Now func() time.Time
-	// OnMiss, if not nil, is called once when Do finds no fresh entry,
-	// before it waits for another run's probe. The context it returns
-	// bounds that wait and is handed to the probe: set-up that a hit does
-	// not need (a timeout, watching for signals) goes here.
-	OnMiss func(ctx context.Context) context.Context
 	// Debugf, if not nil, is told what Do found and did, for a debug log.
 	Debugf func(format string, args ...any)
 
@@ -317,9 +312,6 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 		return Outcome{Served: Hit, LastSuccess: e.LastSuccess, Problem: o.Problem}, nil
 	}
 
-	if c.OnMiss != nil {
-		ctx = c.OnMiss(ctx)
-	}
 	if err != nil {
 		return c.without(ctx, err, e, probe), nil
 	}
