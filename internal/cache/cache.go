@@ -12,9 +12,9 @@
 //
 //   - a fresh success is served at once, without taking the lock;
 //   - otherwise the run takes the key's lock, waiting while another run
-//     holds it; if that run's probe finished after this run began, this
-//     run exits with its status, failures included (a run that begins
-//     after a failure finished never uses it);
+//     holds it; if that run's probe finished after this run began (called
+//     Do), this run exits with its status, failures included (a run that
+//     begins after a failure finished never uses it);
 //   - otherwise the run probes, holding the lock, and records the outcome;
 //   - a probe that could not test the machine (Report.Inconclusive: locate
 //     failed) is answered with the last success instead, if that success
