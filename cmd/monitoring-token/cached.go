@@ -22,13 +22,11 @@ import (
 // recording the result: watched bounds the wait and the reading of the key
 // and locate, ctx the command. The outcome says what the cache did.
 func probeThroughCache(ctx, watched context.Context, signals signalWatch, c *cache.Cache, cfg *config, std streams) outcome {
-	var p probed
-	var v verdict
+	var p probed // this run's own probe, if it made one
 	got, err := c.Do(watched, cacheKey(cfg), func(watched context.Context) cache.Report {
 		p = probeOnce(ctx, watched, signals, cfg, std)
-		v = judge(p.err, cfg.passIfCannotRun)
-		return cache.Report{Status: v.status, By: string(v.by), Finished: p.finished,
-			Inconclusive: errors.As(p.err, new(*locateFailure)), Stopped: v.signal != 0, Own: own(cfg, p.err, v)}
+		return cache.Report{Status: p.status, By: string(p.by), Finished: p.finished,
+			Inconclusive: errors.As(p.err, new(*locateFailure)), Stopped: p.signal != 0, Own: own(cfg, p)}
 	})
 	if got.Problem != nil {
 		if got.Unusable {
@@ -59,28 +57,28 @@ func probeThroughCache(ctx, watched context.Context, signals signalWatch, c *cac
 		fmt.Fprintf(std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s\n",
 			p.finished.Sub(got.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(p.err.Error()))
 		// An earlier success stands in for a probe that could not run.
-		o = p.outcome(verdict{by: cannotRun})
-		o.err, o.stale = nil, true
+		o = p.outcome()
+		o.verdict, o.err, o.stale = verdict{by: cannotRun}, nil, true
 	default:
-		o = p.outcome(v)
+		o = p.outcome()
 	}
 	o.lastSuccess = got.LastSuccess
 	return o
 }
 
-// own reports whether the status of a probe that ended with err, judged v,
-// is this run's own rather than the machine's, and so not for the runs that
-// waited for it: 125 (the command did not run, or locate's time cut it
-// short), 126 and 127 (the command could not be run, with this run's PATH),
-// and 124 when this run's SCRIPT_DEADLINE had shortened -timeout. A run
-// that waited probes for itself instead, within its own deadline.
-func own(cfg *config, err error, v verdict) bool {
+// own reports whether the status of the probe p is this run's own rather
+// than the machine's, and so not for the runs that waited for it: 125 (the
+// command did not run, or locate's time cut it short), 126 and 127 (the
+// command could not be run, with this run's PATH), and 124 when this run's
+// SCRIPT_DEADLINE had shortened -timeout. A run that waited probes for
+// itself instead, within its own deadline.
+func own(cfg *config, p probed) bool {
 	var exited *exec.ExitError
-	switch v.status {
+	switch p.status {
 	case statusFailed, statusCannotRun, statusNotFound:
 		return true
 	case statusTimedOut:
-		return cfg.deadlineCut && errors.As(err, &exited) && exited.TimedOut
+		return cfg.deadlineCut && errors.As(p.err, &exited) && exited.TimedOut
 	}
 	return false
 }

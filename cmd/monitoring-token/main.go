@@ -201,8 +201,7 @@ func run(ctx context.Context, args []string, std streams) outcome {
 	if c != nil {
 		o = probeThroughCache(ctx, watched, signals, c, cfg, std)
 	} else {
-		p := probeOnce(ctx, watched, signals, cfg, std)
-		o = p.outcome(judge(p.err, cfg.passIfCannotRun))
+		o = probeOnce(ctx, watched, signals, cfg, std).outcome()
 	}
 
 	// Report: one line about a failure, and the metrics.
@@ -321,15 +320,15 @@ func writeMetrics(cfg *config, o outcome, std streams) {
 // probed is what one probe did: how it ended, and where its time went.
 type probed struct {
 	err error // nil for success
+	verdict
 	located
 	command  time.Duration
 	finished time.Time
 }
 
-// outcome is the outcome of the probe p, with its verdict v; a success is
-// the last one.
-func (p probed) outcome(v verdict) outcome {
-	o := outcome{verdict: v, err: p.err, tokens: p.tokens,
+// outcome is the outcome of the probe p; a success is the last one.
+func (p probed) outcome() outcome {
+	o := outcome{verdict: p.verdict, err: p.err, tokens: p.tokens,
 		sign: p.sign, locate: p.locate, command: p.command, attempts: p.attempts, httpStatus: p.httpStatus}
 	if p.err == nil {
 		o.lastSuccess = p.finished
@@ -339,7 +338,7 @@ func (p probed) outcome(v verdict) outcome {
 
 // probeOnce signs and asks locate, which a signal stops through watched,
 // then ends the signal watch and runs the command (or prints the
-// variables) until ctx's deadline.
+// variables) until ctx's deadline, and judges how the probe ended.
 func probeOnce(ctx, watched context.Context, signals signalWatch, cfg *config, std streams) probed {
 	l, err := askLocate(watched, cfg)
 	signals.stop()
@@ -355,7 +354,7 @@ func probeOnce(ctx, watched context.Context, signals signalWatch, cfg *config, s
 	default:
 		p.command, err = runCommand(ctx, cfg, std, signals.sigs, l)
 	}
-	p.err, p.finished = err, time.Now()
+	p.err, p.verdict, p.finished = err, judge(err, cfg.passIfCannotRun), time.Now()
 	return p
 }
 
@@ -398,7 +397,8 @@ func runCommand(ctx context.Context, cfg *config, std streams, sigs *exec.Signal
 	started := time.Now()
 	err := cmd.Run(ctx)
 	ran := time.Since(started)
-	// What the run had spent of -timeout when the command started.
+	// What the run had spent of -timeout, ctx's deadline, when the
+	// command started.
 	deadline, _ := ctx.Deadline()
 	before := cfg.timeout - deadline.Sub(started)
 	var exited *exec.ExitError
