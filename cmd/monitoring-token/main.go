@@ -54,7 +54,8 @@ const (
 )
 
 // verdict is how a run ends: the status, the signal to end by and who
-// produced the status. judge decides it, once per run.
+// produced the status. judge decides it from the error the run ended with,
+// once per run; a stale success stands in with 0 by cannotRun.
 type verdict struct {
 	// status is the probe's status; the process exits with it unless
 	// passed.
