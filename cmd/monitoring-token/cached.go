@@ -8,77 +8,77 @@ import (
 	"strings"
 	"time"
 
-	"github.com/m-lab/go/logx"
-
 	"github.com/monitoring-token/monitoring-token/exec"
 	"github.com/monitoring-token/monitoring-token/internal/cache"
 	"github.com/monitoring-token/monitoring-token/token"
 )
 
-// The result cache around a probe: internal/cache runs the protocol (a
-// hit, one probe at a time, stale results, recording the outcome); this
-// file wires it to the run.
+// The result cache around a probe: internal/cache runs the protocol (one
+// probe at a time, the others sharing its result, stale results, recording
+// the outcome); this file hands it the probe and reads what it did.
 
-// probeThroughCache answers the probe from the cache in -cache-dir, or
-// runs it with locateAndRun there, and says in p.out what the cache did.
-func (p *prober) probeThroughCache(ctx context.Context) error {
-	cfg := p.cfg
-	c := &cache.Cache{Dir: cfg.cacheDir, TTL: cfg.cacheTTL, StaleIfError: cfg.staleIfError, OnMiss: p.prepare, Debugf: logx.Debug.Printf}
-	var err error
-	o, werr := c.Do(ctx, cacheKey(cfg), func(wctx context.Context) cache.Report {
-		err = p.locateAndRun(wctx)
-		_, stopped := exec.DeathSignal(err)
-		return cache.Report{Status: exitStatus(err), By: string(producedBy(err, false)), Finished: p.finished, Inconclusive: errors.As(err, new(*locateFailure)), Stopped: stopped, Own: p.own(err)}
+// probeThroughCache waits for another run's probe of the same machine and
+// takes its result, or probes (probeOnce) holding the lock, with the cache
+// recording the result: watched bounds the wait and the reading of the key
+// and locate, ctx the command. The outcome says what the cache did.
+func probeThroughCache(ctx, watched context.Context, signals signalWatch, c *cache.Cache, cfg *config, std streams) outcome {
+	var p probed // this run's own probe, if it made one
+	got, err := c.Do(watched, cacheKey(cfg), func(watched context.Context) cache.Report {
+		p = probeOnce(ctx, watched, signals, cfg, std)
+		return cache.Report{Status: p.status, By: string(p.by), Finished: p.finished,
+			Inconclusive: errors.As(p.err, new(*locateFailure)), Stopped: p.signal != 0, Own: own(cfg, p)}
 	})
-	p.out.lastSuccess = o.LastSuccess
-	if o.Problem != nil {
-		if o.Unusable {
-			fmt.Fprintf(p.std.stderr, "monitoring-token: result cache %s unusable, so probing without it: %v\n", cfg.cacheDir, o.Problem)
+	if got.Problem != nil {
+		if got.Unusable {
+			fmt.Fprintf(std.stderr, "monitoring-token: result cache %s unusable, so probing without it: %v\n", cfg.cacheDir, got.Problem)
 		} else {
-			fmt.Fprintf(p.std.stderr, "monitoring-token: result cache %s: %v\n", cfg.cacheDir, o.Problem)
+			fmt.Fprintf(std.stderr, "monitoring-token: result cache %s: %v\n", cfg.cacheDir, got.Problem)
 		}
 	}
 	var stopped *exec.SignalError
 	switch {
-	case errors.As(werr, &stopped):
-		return stopped
-	case errors.Is(werr, context.DeadlineExceeded):
-		return fmt.Errorf("another run was still probing %s after -timeout %v; gave up waiting for its result", cfg.machine, cfg.timeout)
-	case werr != nil:
-		return werr
+	case errors.As(err, &stopped):
+		err = stopped
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("another run was still probing %s after -timeout %v; gave up waiting for its result", cfg.machine, cfg.timeout)
 	}
-	switch o.Served {
-	case cache.Hit:
-		p.out.cached = true
-		return nil
-	case cache.Shared:
-		p.out.cached = true
-		if o.Status != 0 {
-			return &sharedStatus{status: o.Status, by: recordedProducer(o.By)}
+	var o outcome
+	switch {
+	case err != nil: // gave up waiting
+		o = outcome{verdict: judge(err, cfg.passIfCannotRun), err: err}
+	case got.Served == cache.Hit: // a success recorded since Fresh looked
+		o = outcome{verdict: judge(nil, false), cached: true}
+	case got.Served == cache.Shared:
+		if got.Status != 0 {
+			err = &sharedStatus{status: got.Status, by: recordedProducer(got.By)}
 		}
-		return nil
-	case cache.Stale:
-		p.out.stale = true
-		fmt.Fprintf(p.std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s\n",
-			p.finished.Sub(o.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(err.Error()+commandHint(err)))
-		return nil
+		o = outcome{verdict: judge(err, cfg.passIfCannotRun), err: err, cached: true}
+	case got.Served == cache.Stale:
+		fmt.Fprintf(std.stderr, "monitoring-token: stale result: the last success was %v ago (-stale-if-error %v), and this run could not probe: %s\n",
+			p.finished.Sub(got.LastSuccess).Round(time.Second), cfg.staleIfError, token.Redact(p.err.Error()+commandHint(p.err)))
+		// An earlier success stands in for a probe that could not run.
+		o = p.outcome()
+		o.verdict, o.err, o.stale = verdict{by: cannotRun}, nil, true
+	default:
+		o = p.outcome()
 	}
-	return err
+	o.lastSuccess = got.LastSuccess
+	return o
 }
 
-// own reports whether the status of a probe that ended with err is this
-// run's own rather than the machine's, and so not for the runs that waited
-// for it: 125 (the command did not run, or locate's time cut it short),
-// 126 and 127 (the command could not be run, with this run's PATH), and
-// 124 when this run's SCRIPT_DEADLINE had shortened -timeout. A run that
-// waited probes for itself instead, within its own deadline.
-func (p *prober) own(err error) bool {
+// own reports whether the status of the probe p is this run's own rather
+// than the machine's, and so not for the runs that waited for it: 125 (the
+// command did not run, or locate's time cut it short), 126 and 127 (the
+// command could not be run, with this run's PATH), and 124 when this run's
+// SCRIPT_DEADLINE had shortened -timeout. A run that waited probes for
+// itself instead, within its own deadline.
+func own(cfg *config, p probed) bool {
 	var exited *exec.ExitError
-	switch exitStatus(err) {
+	switch p.status {
 	case statusFailed, statusCannotRun, statusNotFound:
 		return true
 	case statusTimedOut:
-		return p.cfg.deadlineCut && errors.As(err, &exited) && exited.TimedOut
+		return cfg.deadlineCut && errors.As(p.err, &exited) && exited.TimedOut
 	}
 	return false
 }
@@ -91,7 +91,7 @@ const (
 )
 
 // sharedStatus is the failure of the probe another run made while this run
-// waited for it, and who produced it.
+// waited for it, and who produced it (judge reads both).
 type sharedStatus struct {
 	status int
 	by     producer

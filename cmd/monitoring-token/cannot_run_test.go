@@ -161,7 +161,7 @@ func TestSharedStatusProducer(t *testing.T) {
 		{"something else", byCommand},
 	} {
 		err := &sharedStatus{status: 125, by: recordedProducer(tt.recorded)}
-		if got := producedBy(err, false); got != tt.want {
+		if got := judge(err, false).by; got != tt.want {
 			t.Errorf("shared status 125 recorded as by %q: produced by %q, want %q", tt.recorded, got, tt.want)
 		}
 	}

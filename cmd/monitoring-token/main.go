@@ -23,6 +23,7 @@ import (
 	"github.com/m-lab/go/logx"
 
 	"github.com/monitoring-token/monitoring-token/exec"
+	"github.com/monitoring-token/monitoring-token/internal/cache"
 	"github.com/monitoring-token/monitoring-token/internal/metrics"
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/token"
@@ -52,26 +53,53 @@ const (
 	timedOut producer = "timed-out"
 )
 
-// producedBy is who produced the status of a run that ended with err; stale
-// says an earlier success stood in for a probe that could not run.
-func producedBy(err error, stale bool) producer {
+// verdict is how a run ends: the status, the signal to end by and who
+// produced the status. judge decides it from the error the run ended with,
+// once per run; a stale success stands in with 0 by cannotRun.
+type verdict struct {
+	// status is the probe's status; the process exits with it unless
+	// passed.
+	status int
+	// signal, when not zero, was received and forwarded, and the command
+	// died of a signal (or it stopped the run before the command
+	// started); monitoring-token ends itself with it, and status is 128+N.
+	signal syscall.Signal
+	// by is who produced status.
+	by producer
+	// passed says that the probe could not run and -pass-if-cannot-run
+	// makes the process exit 0.
+	passed bool
+}
+
+// judge decides how a run that ended with err ends: its exit status (125
+// for an error that carries none), the signal to end by, who produced the
+// status, and whether -pass-if-cannot-run (passIfCannotRun) passes it.
+func judge(err error, passIfCannotRun bool) verdict {
+	if err == nil {
+		return verdict{by: byCommand}
+	}
+	v := verdict{status: statusFailed, by: cannotRun}
+	var withStatus interface{ ExitStatus() int }
+	if errors.As(err, &withStatus) {
+		v.status = withStatus.ExitStatus()
+	}
+	if sig, received := exec.DeathSignal(err); received {
+		v.signal = sig
+	}
 	var exited *exec.ExitError
 	var shared *sharedStatus
 	switch {
-	case stale:
-		return cannotRun
-	case err == nil:
-		return byCommand
 	case errors.As(err, &shared):
-		return shared.by
+		v.by = shared.by
 	case errors.As(err, new(*cutShort)):
-		return cannotRun // locate's time, not the server's, cut the command short
+		v.by = cannotRun // locate's time, not the server's, cut the command short
 	case errors.As(err, &exited) && exited.TimedOut:
-		return timedOut
+		v.by = timedOut
 	case errors.As(err, &exited):
-		return byCommand
+		v.by = byCommand
 	}
-	return cannotRun
+	v.passed = passIfCannotRun && v.by == cannotRun && v.signal == 0
+	return v
 }
 
 func main() {
@@ -105,18 +133,12 @@ type streams struct {
 // outcome is what one run did: the one value that the exit status, the
 // result cache and the metrics are made from.
 type outcome struct {
-	// status is the probe's status; the process exits with it unless
-	// passed.
-	status int
-	// by is who produced status.
-	by producer
-	// passed says that the probe could not run and -pass-if-cannot-run
-	// makes the process exit 0.
-	passed bool
-	// signal, when not zero, was received and forwarded, and the command
-	// died of a signal (or it stopped the run before the command
-	// started); monitoring-token ends itself with it, and status is 128+N.
-	signal syscall.Signal
+	verdict
+	// err is the failure the run reports in one line, nil for none; tokens
+	// are every token the run handled, redacted from that line however the
+	// command's output wrapped them.
+	err    error
+	tokens []string
 	// Where the time went: disjoint phases of the run.
 	sign, locate, command time.Duration
 	// attempts is how many requests locate was sent, and httpStatus the
@@ -141,164 +163,79 @@ func (o outcome) exitStatus() int {
 	return o.status
 }
 
-// run is the whole command: it returns the outcome and writes at most one
-// line about a failure to stderr.
+// run is the whole command, in the order it happens: the configuration; a
+// fresh cached result; the deadline and the signals; a lock or another
+// run's result; sign and ask locate; run the command; record and report.
+// It returns the outcome and writes at most one line about a failure to
+// stderr.
 func run(ctx context.Context, args []string, std streams) outcome {
-	stdout, stderr := std.stdout, std.stderr
+	// The configuration; -h and -version end the run there.
+	cfg, err := configure(args, std)
+	if cfg == nil {
+		o := outcome{verdict: judge(err, false), err: err}
+		if err != nil {
+			report(std.stderr, err, o.verdict)
+		}
+		return o
+	}
+	started := time.Now()
+
+	// A fresh cached result: one small read; no key, no locate, no signals.
+	var c *cache.Cache
+	if cfg.cacheDir != "" {
+		c = &cache.Cache{Dir: cfg.cacheDir, TTL: cfg.cacheTTL, StaleIfError: cfg.staleIfError, Debugf: logx.Debug.Printf}
+		if last, ok := c.Fresh(cacheKey(cfg)); ok {
+			return finish(cfg, std, started, outcome{verdict: judge(nil, false), cached: true, lastSuccess: last})
+		}
+	}
+
+	// The deadline, and the signals: until the command starts, one of
+	// them ends watched and so the run; then exec forwards them to it.
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	watched, signals := watchSignals(ctx, cfg.print)
+	defer signals.stop()
+
+	// A lock or another run's result; sign and ask locate; run the
+	// command; the cache records the result.
+	var o outcome
+	if c != nil {
+		o = probeThroughCache(ctx, watched, signals, c, cfg, std)
+	} else {
+		o = probeOnce(ctx, watched, signals, cfg, std).outcome()
+	}
+
+	// Report: one line about a failure, and the metrics.
+	return finish(cfg, std, started, o)
+}
+
+// configure reads the configuration, and answers -h and -version. It
+// returns a nil config when the run ends there, with the error to report.
+func configure(args []string, std streams) (*config, error) {
 	cfg, err := parseConfig(args, os.LookupEnv, time.Now())
 	if cfg != nil && cfg.warning != "" {
-		fmt.Fprintf(stderr, "monitoring-token: %s\n", cfg.warning)
+		fmt.Fprintf(std.stderr, "monitoring-token: %s\n", cfg.warning)
 	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		err = usage(stdout)
-	case err == nil && cfg.version:
-		_, err = fmt.Fprintln(stdout, "monitoring-token", version())
-		err = writeError("version", err)
-	case err == nil && !cfg.readEnv:
+		return nil, usage(std.stdout)
+	case err != nil:
+		return nil, err
+	case cfg.version:
+		_, err := fmt.Fprintln(std.stdout, "monitoring-token", version())
+		return nil, writeError("version", err)
+	case !cfg.readEnv:
 		// Before anything connects.
-		err = neutraliseRuntime()
-		if err == nil {
-			return probeAndWriteMetrics(ctx, cfg, std)
+		if err := neutraliseRuntime(); err != nil {
+			return nil, err
 		}
-	case err == nil:
-		return probeAndWriteMetrics(ctx, cfg, std)
 	}
-	var o outcome
-	o.status, o.signal = report(stderr, err)
-	return o
+	logConfig(cfg)
+	return cfg, nil
 }
 
-// probeAndWriteMetrics gets the status of the probe cfg describes and
-// writes its metrics.
-func probeAndWriteMetrics(ctx context.Context, cfg *config, std streams) outcome {
-	started := time.Now()
-	p := &prober{cfg: cfg, std: std}
-	err := cfg.deadlineReached(p.probeCached(ctx))
-	o := p.out
-	o.by = producedBy(err, o.stale)
-	_, stopped := exec.DeathSignal(err)
-	if cfg.passIfCannotRun && o.by == cannotRun && err != nil && !stopped {
-		o.passed = true
-		err = &passedError{err}
-	}
-	// Every token the probe handled is known, so that no run of its
-	// signature reaches stderr, however the command's output wrapped it.
-	o.status, o.signal = report(token.RedactingWriter(std.stderr, p.tokens...), err)
-	o.duration = time.Since(started)
-	if cfg.metricsFile != "" {
-		writeMetrics(cfg, &o, std)
-	}
-	return o
-}
-
-// writeMetrics writes the outcome to -metrics-file, or to stdout for
-// "-metrics-file -". Without a cache the last success is read back from the
-// file's previous version (stdout has none). A failure costs one stderr
-// line and leaves the exit status alone.
-func writeMetrics(cfg *config, o *outcome, std streams) {
-	if o.lastSuccess.IsZero() && cfg.metricsFile != metricsStdout {
-		last, err := metrics.LastSuccess(cfg.metricsFile, cfg.machine, cfg.service)
-		if err != nil {
-			logx.Debug.Printf("%v; last success unknown", err)
-		}
-		o.lastSuccess = last
-	}
-	probe := metrics.Probe{
-		Machine: cfg.machine, Service: cfg.service,
-		ExitCode: o.status, Duration: o.duration,
-		CannotRun: o.by == cannotRun, TimedOut: o.by == timedOut, Passed: o.passed,
-		Sign: o.sign, Locate: o.locate, Command: o.command,
-		LocateAttempts: o.attempts, LocateHTTPStatus: o.httpStatus,
-		Cached: o.cached, Stale: o.stale,
-		LastSuccess: o.lastSuccess,
-	}
-	if cfg.metricsFile == metricsStdout {
-		if err := metrics.Encode(std.stdout, probe); err != nil {
-			fmt.Fprintf(std.stderr, "monitoring-token: write metrics to stdout: %v\n", err)
-		}
-		return
-	}
-	if err := metrics.Write(cfg.metricsFile, probe); err != nil {
-		fmt.Fprintf(std.stderr, "monitoring-token: %v; check -metrics-file\n", err)
-	}
-}
-
-// prober is one probe: it gets the URL and runs the command (or prints the
-// variables), timing each phase.
-type prober struct {
-	cfg *config
-	std streams
-	out outcome // what happened, as far as the probe knows
-
-	// Set up by prepare when the run probes: ctx is bounded by -timeout,
-	// and sigs are the signals to forward, watched until stopWatch.
-	ctx       context.Context
-	sigs      *exec.Signals
-	stopWatch func()
-	release   func()    // ends the timeout and the watch
-	began     time.Time // when -timeout began to run
-	finished  time.Time // when the probe ended
-
-	// tokens are every token the probe handled: those it signed and
-	// locate's, for RedactKnown.
-	tokens []string
-
-	// clockBehind is how far this host's clock is behind locate's, from
-	// the Date of locate's last answer, when clockKnown.
-	clockBehind time.Duration
-	clockKnown  bool
-}
-
-// attempted counts a request to locate and reads its answer's Date.
-func (p *prober) attempted(a locate.Attempt) {
-	p.out.attempts, p.out.httpStatus = p.out.attempts+1, a.Status
-	if behind, ok := a.ClockBehind(); ok {
-		p.clockBehind, p.clockKnown = behind, true
-		logx.Debug.Printf("locate answered HTTP %d dated %s: %s", a.Status, a.Date.UTC().Format(time.RFC3339), clockSkew(behind))
-	}
-}
-
-// clockSkew says how this host's clock compares with locate's.
-func clockSkew(behind time.Duration) string {
-	secs := int64(behind.Round(time.Second) / time.Second)
-	switch {
-	case behind > time.Second:
-		return fmt.Sprintf("this host's clock is %d s behind locate's", secs)
-	case behind < -time.Second:
-		return fmt.Sprintf("this host's clock is %d s ahead of locate's", -secs)
-	}
-	return "this host's clock agrees with locate's (to a second)"
-}
-
-// unauthorized explains locate's 401 by what the clocks say: a clock far
-// enough behind that locate takes the token for expired (it allows no
-// leeway), or else the key.
-func (p *prober) unauthorized(err error, kid string) error {
-	lifetime := p.cfg.tokenLifetime
-	checkKey := fmt.Sprintf("check that locate holds the public key for kid %q and that the key file is the one registered", kid)
-	switch {
-	case !p.clockKnown:
-		return fmt.Errorf("%w; %s, and that this host's clock is not behind by more than -token-lifetime (%v)", err, checkKey, lifetime)
-	case p.clockBehind > time.Second && p.clockBehind+time.Second >= lifetime:
-		return fmt.Errorf("%w; %s; tokens live %v (-token-lifetime), so locate takes them for expired: set this host's clock (NTP)", err, clockSkew(p.clockBehind), lifetime)
-	case p.clockBehind > time.Second:
-		return fmt.Errorf("%w; %s, but tokens live %v (-token-lifetime), so the clock is not why: %s", err, clockSkew(p.clockBehind), lifetime, checkKey)
-	}
-	return fmt.Errorf("%w; %s, so %s", err, clockSkew(p.clockBehind), checkKey)
-}
-
-// locateFailure marks an error of the locate phase: locate unreachable,
-// refusing, answering something unusable, or not answering in time.
-type locateFailure struct{ err error }
-
-func (e *locateFailure) Error() string { return e.err.Error() }
-func (e *locateFailure) Unwrap() error { return e.err }
-
-// probeCached gets the probe's status: through the result cache when
-// there is one, else by probing.
-func (p *prober) probeCached(ctx context.Context) error {
-	cfg := p.cfg
+// logConfig writes the debug lines about where the configuration came from.
+func logConfig(cfg *config) {
 	if fromEnv := cfg.flags.FromEnv(); len(fromEnv) > 0 {
 		logx.Debug.Printf("from the environment: %s", strings.Join(fromEnv, ", "))
 	}
@@ -308,70 +245,133 @@ func (p *prober) probeCached(ctx context.Context) error {
 	if cfg.givenMachine != "" {
 		logx.Debug.Printf("-machine %s is known to locate and the server as %s", cfg.givenMachine, cfg.machine)
 	}
-	p.release = func() {}
-	defer func() { p.release() }()
-	if cfg.cacheDir != "" {
-		// A hit costs one small read: no key, no locate, no signals.
-		return p.probeThroughCache(ctx)
-	}
-	err := p.locateAndRun(p.prepare(ctx))
-	if err == nil {
-		p.out.lastSuccess = p.finished
-	}
-	return err
 }
 
-// prepare sets up a probe that goes ahead: the timeout, and the signals,
-// which stop the run until the command starts. It returns ctx so watched.
-func (p *prober) prepare(ctx context.Context) context.Context {
-	p.began = time.Now()
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
-	p.ctx, p.stopWatch, p.release = ctx, func() {}, cancel
-	if p.cfg.print {
-		return ctx
-	}
-	// Subscribing here, not in exec.Command.Run, makes a signal that
-	// arrives while the key is read or locate asked stop the run cleanly:
-	// one line, the metrics, and the exit by that signal. (The runtime
-	// sets the subscription up in the background meanwhile; that saves
-	// 1.6% of a run, under the 2% an optimisation must pay, so it is
-	// kept for the behaviour, see bench/README.md.)
-	p.sigs = exec.Subscribe()
-	watched, stopWatch := p.sigs.Watch(ctx)
-	p.stopWatch = stopWatch
-	p.release = func() { stopWatch(); cancel() }
-	return watched
+// signalWatch is a run's subscription to the signals it forwards, and the
+// watch that turns one into the end of the run until the command starts.
+type signalWatch struct {
+	sigs *exec.Signals // nil with -print, which starts no command
+	stop func()        // ends the watch; exec.Command.Run forwards from then on
 }
 
-// locateAndRun reads the key, asks locate and runs the command (or prints
-// the variables), after prepare: wctx is the context prepare returned.
-func (p *prober) locateAndRun(wctx context.Context) error {
-	defer func() { p.finished = time.Now() }()
-	cfg, ctx, sigs := p.cfg, p.ctx, p.sigs
-	client := locate.NewClient(cfg.locateURL)
-	if err := setTransport(client, cfg); err != nil {
-		return err
+// watchSignals subscribes to the signals a run forwards and returns ctx
+// watched: cancelled, with an *exec.SignalError as its cause, when one
+// arrives before stop. Subscribing now, not in exec.Command.Run, makes a
+// signal that arrives while the key is read, locate asked or another run
+// waited for stop the run cleanly: one line, the metrics, and the exit by
+// that signal. The runtime sets the subscription up in the background
+// meanwhile. -print starts no command and watches nothing.
+func watchSignals(ctx context.Context, print bool) (context.Context, signalWatch) {
+	if print {
+		return ctx, signalWatch{stop: func() {}}
 	}
-	client.Insecure = cfg.insecure
-	client.Attempted = p.attempted
-	vars, err := p.variables(wctx, client)
-	p.stopWatch()
-	var stopped *exec.SignalError
-	if errors.As(context.Cause(wctx), &stopped) {
-		return stopped
-	}
-	if err != nil {
-		return err
-	}
-	if cfg.print {
-		var b strings.Builder
-		for _, v := range vars {
-			fmt.Fprintf(&b, "export %s=%s\n", v.name, shellQuote(v.value))
+	sigs := exec.Subscribe()
+	watched, stop := sigs.Watch(ctx)
+	return watched, signalWatch{sigs: sigs, stop: stop}
+}
+
+// finish reports the outcome: one line about a failure, with every token
+// the run handled redacted, and the metrics.
+func finish(cfg *config, std streams, started time.Time, o outcome) outcome {
+	if err := cfg.deadlineReached(o.err); err != nil {
+		if o.passed {
+			err = &passedError{err}
 		}
-		_, err := io.WriteString(p.std.stdout, b.String())
-		return writeError("exports", err)
+		report(token.RedactingWriter(std.stderr, o.tokens...), err, o.verdict)
 	}
+	o.duration = time.Since(started)
+	if cfg.metricsFile != "" {
+		writeMetrics(cfg, o, std)
+	}
+	return o
+}
 
+// writeMetrics writes the outcome to -metrics-file, or to stdout for
+// "-metrics-file -". Without a cache the last success is read back from the
+// file's previous version (stdout has none). A failure costs one stderr
+// line and leaves the exit status alone.
+func writeMetrics(cfg *config, o outcome, std streams) {
+	if o.lastSuccess.IsZero() && cfg.metricsFile != metricsStdout {
+		last, err := metrics.LastSuccess(cfg.metricsFile, cfg.machine, cfg.service)
+		if err != nil {
+			logx.Debug.Printf("%v; last success unknown", err)
+		}
+		o.lastSuccess = last
+	}
+	m := metrics.Probe{
+		Machine: cfg.machine, Service: cfg.service,
+		ExitCode: o.status, Duration: o.duration,
+		CannotRun: o.by == cannotRun, TimedOut: o.by == timedOut, Passed: o.passed,
+		Sign: o.sign, Locate: o.locate, Command: o.command,
+		LocateAttempts: o.attempts, LocateHTTPStatus: o.httpStatus,
+		Cached: o.cached, Stale: o.stale,
+		LastSuccess: o.lastSuccess,
+	}
+	if cfg.metricsFile == metricsStdout {
+		if err := metrics.Encode(std.stdout, m); err != nil {
+			fmt.Fprintf(std.stderr, "monitoring-token: write metrics to stdout: %v\n", err)
+		}
+		return
+	}
+	if err := metrics.Write(cfg.metricsFile, m); err != nil {
+		fmt.Fprintf(std.stderr, "monitoring-token: %v; check -metrics-file\n", err)
+	}
+}
+
+// probed is what one probe did: how it ended, and where its time went.
+type probed struct {
+	err error // nil for success
+	verdict
+	located
+	command  time.Duration
+	finished time.Time
+}
+
+// outcome is the outcome of the probe p; a success is the last one.
+func (p probed) outcome() outcome {
+	o := outcome{verdict: p.verdict, err: p.err, tokens: p.tokens,
+		sign: p.sign, locate: p.locate, command: p.command, attempts: p.attempts, httpStatus: p.httpStatus}
+	if p.err == nil {
+		o.lastSuccess = p.finished
+	}
+	return o
+}
+
+// probeOnce signs and asks locate, which a signal stops through watched,
+// then ends the signal watch and runs the command (or prints the
+// variables) until ctx's deadline, and judges how the probe ended.
+func probeOnce(ctx, watched context.Context, signals signalWatch, cfg *config, std streams) probed {
+	l, err := askLocate(watched, cfg)
+	signals.stop()
+	var stopped *exec.SignalError
+	if errors.As(context.Cause(watched), &stopped) {
+		err = stopped
+	}
+	p := probed{located: l}
+	switch {
+	case err != nil:
+	case cfg.print:
+		err = printExports(std.stdout, l.vars)
+	default:
+		p.command, err = runCommand(ctx, cfg, std, signals.sigs, l)
+	}
+	p.err, p.verdict, p.finished = err, judge(err, cfg.passIfCannotRun), time.Now()
+	return p
+}
+
+// printExports writes the variables as shell export lines, for -print.
+func printExports(stdout io.Writer, vars []variable) error {
+	var b strings.Builder
+	for _, v := range vars {
+		fmt.Fprintf(&b, "export %s=%s\n", v.name, shellQuote(v.value))
+	}
+	_, err := io.WriteString(stdout, b.String())
+	return writeError("exports", err)
+}
+
+// runCommand runs the command with the variables in its environment until
+// ctx's deadline, forwarding sigs, and returns how long it ran.
+func runCommand(ctx context.Context, cfg *config, std streams, sigs *exec.Signals, l located) (time.Duration, error) {
 	env := commandEnvironment(cfg)
 	if len(cfg.configVars) > 0 {
 		logx.Debug.Printf("not passed to the command: %s", strings.Join(cfg.configVars, ", "))
@@ -379,7 +379,7 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 			env = env.Unset(name)
 		}
 	}
-	for _, v := range vars {
+	for _, v := range l.vars {
 		if cfg.debug {
 			logx.Debug.Printf("%s=%s", v.name, token.Redact(v.value))
 		}
@@ -387,25 +387,29 @@ func (p *prober) locateAndRun(wctx context.Context) error {
 	}
 	cmd := &exec.Command{Args: cfg.command, Env: env, KillAfter: cfg.killAfter, Signals: sigs}
 	if cfg.debug || cfg.showOutput {
-		cmd.Stdout, cmd.Stderr = p.std.stdoutFile, p.std.stderrFile
+		cmd.Stdout, cmd.Stderr = std.stdoutFile, std.stderrFile
 		if cfg.metricsFile == metricsStdout {
-			cmd.Stdout = p.std.stderrFile // stdout carries the metrics alone
+			cmd.Stdout = std.stderrFile // stdout carries the metrics alone
 		}
 	} else {
 		cmd.Tail = outputTail // for the failure line
 	}
 	logx.Debug.Printf("running %q", cfg.command)
 	started := time.Now()
-	err = cmd.Run(ctx)
-	p.out.command = time.Since(started)
+	err := cmd.Run(ctx)
+	ran := time.Since(started)
+	// What the run had spent of -timeout, ctx's deadline, when the
+	// command started.
+	deadline, _ := ctx.Deadline()
+	before := cfg.timeout - deadline.Sub(started)
 	var exited *exec.ExitError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &exited):
-		return fmt.Errorf("-timeout %v expired before the command started; nothing was run", cfg.timeout)
-	case errors.As(err, &exited) && exited.TimedOut && started.Sub(p.began) > cfg.timeout/beforeShare:
-		return &cutShort{err: err, before: started.Sub(p.began), locate: p.out.locate, timeout: cfg.timeout}
+		return ran, fmt.Errorf("-timeout %v expired before the command started; nothing was run", cfg.timeout)
+	case errors.As(err, &exited) && exited.TimedOut && before > cfg.timeout/beforeShare:
+		return ran, &cutShort{err: err, before: before, locate: l.locate, timeout: cfg.timeout}
 	}
-	return err
+	return ran, err
 }
 
 // beforeShare: a command stopped by -timeout is the server's verdict (124)
@@ -434,27 +438,50 @@ func (e *cutShort) Error() string {
 // variable is one environment variable for the command.
 type variable struct{ name, value string }
 
-// variables reads the key, then asks locate for the service URLs, or with
+// located is what reading the key and asking locate gave: the variables
+// for the command, every token handled (those signed and locate's), and
+// where the time went.
+type located struct {
+	vars   []variable
+	tokens []string
+	// sign is the time spent reading the key and signing, locate the rest
+	// of the time spent asking locate.
+	sign, locate time.Duration
+	// attempts is how many requests locate was sent, and httpStatus the
+	// status of its last answer (0 when none came).
+	attempts, httpStatus int
+}
+
+// askLocate reads the key, then asks locate for the service URLs, or with
 // -service-url=false builds the locate request URL for the command to use.
-func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variable, error) {
-	cfg := p.cfg
+// It returns what it got as far as it went, with its error.
+func askLocate(ctx context.Context, cfg *config) (located, error) {
+	var l located
+	client := locate.NewClient(cfg.locateURL)
+	if err := setTransport(client, cfg); err != nil {
+		return l, err
+	}
+	client.Insecure = cfg.insecure
+
 	started := time.Now()
 	signer, err := token.LoadSigner(ctx, cfg.keyPath)
-	p.out.sign += time.Since(started)
+	l.sign = time.Since(started)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-		return nil, fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
+		return l, fmt.Errorf("%w; check -monitoring-signer-key (MONITORING_SIGNER_KEY)", err)
 	}
 	if err != nil {
-		return nil, err
+		return l, err
 	}
 	if signer.KeyID() == "" {
 		log.Printf("warning: signer key %s has no \"kid\"; locate picks its verify key by kid, so add the kid registered with locate", cfg.keyPath)
 	}
+	// signing is the time sign spent, which locate spends in Get.
+	var signing time.Duration
 	sign := func() (string, error) {
 		started := time.Now()
-		defer func() { p.out.sign += time.Since(started) }()
+		defer func() { signing += time.Since(started) }()
 		tok, err := signer.Sign(cfg.machine, time.Now().Add(cfg.tokenLifetime))
-		p.tokens = append(p.tokens, tok)
+		l.tokens = append(l.tokens, tok)
 		if err == nil && cfg.debug {
 			// Decoding costs a parse: only when someone reads it.
 			logx.Debug.Printf("signed token: %s", token.Describe(tok))
@@ -463,10 +490,12 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	}
 	if !cfg.serviceURL {
 		tok, err := sign()
+		l.sign += signing
 		if err != nil {
-			return nil, err
+			return l, err
 		}
-		return []variable{{cfg.envNames[0], client.RequestURL(cfg.service, tok).String()}}, nil
+		l.vars = []variable{{cfg.envNames[0], client.RequestURL(cfg.service, tok).String()}}
+		return l, nil
 	}
 
 	client.UserAgent = "monitoring-token/" + version()
@@ -476,41 +505,91 @@ func (p *prober) variables(ctx context.Context, client *locate.Client) ([]variab
 	client.Retrying = func(err error, wait time.Duration) {
 		logx.Debug.Printf("%s; retrying in %v", token.Redact(err.Error()), wait.Round(time.Millisecond))
 	}
+	var clock clockReading
+	client.Attempted = func(a locate.Attempt) {
+		l.attempts, l.httpStatus = l.attempts+1, a.Status
+		if behind, ok := a.ClockBehind(); ok {
+			clock = clockReading{behind: behind, known: true}
+			logx.Debug.Printf("locate answered HTTP %d dated %s: %s", a.Status, a.Date.UTC().Format(time.RFC3339), clockSkew(behind))
+		}
+	}
 	logx.Debug.Printf("asking %s", client.ServiceEndpoint(cfg.service))
 	started = time.Now()
-	signedBefore := p.out.sign
 	answer, err := client.Get(ctx, cfg.service, sign)
-	p.out.locate += time.Since(started) - (p.out.sign - signedBefore)
+	l.sign, l.locate = l.sign+signing, time.Since(started)-signing
 	if errors.Is(err, locate.ErrUnauthorized) {
-		err = p.unauthorized(err, signer.KeyID())
+		err = unauthorized(err, signer.KeyID(), clock, cfg.tokenLifetime)
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
 		// Permanent: another attempt would get the same answer.
-		err = fmt.Errorf("locate's host name %s does not resolve (%s, not retried): %w; check the host of -locate-url and this host's DNS (/etc/resolv.conf)", dnsErr.Name, attemptCount(p.out.attempts), err)
+		err = fmt.Errorf("locate's host name %s does not resolve (%s, not retried): %w; check the host of -locate-url and this host's DNS (/etc/resolv.conf)", dnsErr.Name, attemptCount(l.attempts), err)
 	}
 	if err != nil {
-		return nil, &locateFailure{err}
+		return l, &locateFailure{err}
 	}
-	p.tokens = append(p.tokens, answerTokens(answer)...)
+	l.tokens = append(l.tokens, answerTokens(answer)...)
 	vars, err := exports(cfg, answer)
 	if errors.As(err, new(*usageError)) {
-		return nil, err // the command line's mistake, not locate's
+		return l, err // the command line's mistake, not locate's
 	}
 	if err == nil {
 		err = checkAnswer(cfg, answer, vars)
 	}
 	if err != nil {
-		return nil, &locateFailure{err}
+		return l, &locateFailure{err}
 	}
 	if cfg.tokenEnvName != "" {
 		if !compactJWT(answer.AccessToken) {
-			return nil, &locateFailure{fmt.Errorf("%w: its access_token is not a token, so -token-env-name has nothing to export", locate.ErrUnusableURL)}
+			return l, &locateFailure{fmt.Errorf("%w: its access_token is not a token, so -token-env-name has nothing to export", locate.ErrUnusableURL)}
 		}
 		vars = append(vars, variable{cfg.tokenEnvName, answer.AccessToken})
 	}
-	return vars, nil
+	l.vars = vars
+	return l, nil
 }
+
+// clockReading is how far this host's clock is behind locate's, from the
+// Date of locate's last answer, when known.
+type clockReading struct {
+	behind time.Duration
+	known  bool
+}
+
+// clockSkew says how this host's clock compares with locate's.
+func clockSkew(behind time.Duration) string {
+	secs := int64(behind.Round(time.Second) / time.Second)
+	switch {
+	case behind > time.Second:
+		return fmt.Sprintf("this host's clock is %d s behind locate's", secs)
+	case behind < -time.Second:
+		return fmt.Sprintf("this host's clock is %d s ahead of locate's", -secs)
+	}
+	return "this host's clock agrees with locate's (to a second)"
+}
+
+// unauthorized explains locate's 401 by what the clocks say: a clock far
+// enough behind that locate takes the token for expired (it allows no
+// leeway), or else the key.
+func unauthorized(err error, kid string, clock clockReading, lifetime time.Duration) error {
+	checkKey := fmt.Sprintf("check that locate holds the public key for kid %q and that the key file is the one registered", kid)
+	switch {
+	case !clock.known:
+		return fmt.Errorf("%w; %s, and that this host's clock is not behind by more than -token-lifetime (%v)", err, checkKey, lifetime)
+	case clock.behind > time.Second && clock.behind+time.Second >= lifetime:
+		return fmt.Errorf("%w; %s; tokens live %v (-token-lifetime), so locate takes them for expired: set this host's clock (NTP)", err, clockSkew(clock.behind), lifetime)
+	case clock.behind > time.Second:
+		return fmt.Errorf("%w; %s, but tokens live %v (-token-lifetime), so the clock is not why: %s", err, clockSkew(clock.behind), lifetime, checkKey)
+	}
+	return fmt.Errorf("%w; %s, so %s", err, clockSkew(clock.behind), checkKey)
+}
+
+// locateFailure marks an error of the locate phase: locate unreachable,
+// refusing, answering something unusable, or not answering in time.
+type locateFailure struct{ err error }
+
+func (e *locateFailure) Error() string { return e.err.Error() }
+func (e *locateFailure) Unwrap() error { return e.err }
 
 // attemptCount says how many requests were sent: "1 attempt", "3 attempts".
 func attemptCount(n int) string {
@@ -529,42 +608,19 @@ func (e *passedError) Error() string {
 }
 func (e *passedError) Unwrap() error { return e.err }
 
-// exitStatus is the status a run that ended with err exits with.
-func exitStatus(err error) int {
-	var exited interface{ ExitStatus() int }
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &exited):
-		return exited.ExitStatus()
-	}
-	return statusFailed
-}
-
-// report turns the error of a run into its exit status, and the signal to
-// end by if monitoring-token received one and forwarded it to the command
-// (or it stopped the run before the command started), writing one line to
-// stderr. For a command that failed, the line ends with the end of its
+// report writes the one line about a run that ended with err, judged v,
+// to stderr. For a command that failed, the line ends with the end of its
 // output, when it was not shown.
-func report(stderr io.Writer, err error) (status int, sig syscall.Signal) {
-	if err == nil {
-		return 0, 0
-	}
-	status = exitStatus(err)
-	if s, received := exec.DeathSignal(err); received {
-		sig = s
-	}
+func report(stderr io.Writer, err error, v verdict) {
 	var failed *exec.ExitError
-	if errors.As(err, &failed) {
-		fmt.Fprintf(stderr, "monitoring-token: %s\n", commandFailed(err, failed, status, sig))
-		return status, sig
-	}
-	if errors.As(err, new(interface{ ExitStatus() int })) {
+	switch {
+	case errors.As(err, &failed):
+		fmt.Fprintf(stderr, "monitoring-token: %s\n", commandFailed(err, failed, v.status, v.signal))
+	case errors.As(err, new(interface{ ExitStatus() int })):
 		fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(err.Error()))
-		return status, sig
+	default:
+		fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(explain(err)))
 	}
-	fmt.Fprintf(stderr, "monitoring-token: %s\n", token.Redact(explain(err)))
-	return status, sig
 }
 
 // explain adds what to do next to the errors an operator meets most.

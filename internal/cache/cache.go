@@ -6,13 +6,15 @@
 // # Protocol
 //
 // One call, [Cache.Do], runs it, as singleflight's Group.Do does for the
-// goroutines of one process, here across processes and replicas:
+// goroutines of one process, here across processes and replicas: the caller
+// hands over the probe, and Do decides who probes, who waits and what the
+// runs that waited get:
 //
 //   - a fresh success is served at once, without taking the lock;
 //   - otherwise the run takes the key's lock, waiting while another run
-//     holds it; if that run's probe finished after this run began, this
-//     run exits with its status, failures included (a run that begins
-//     after a failure finished never uses it);
+//     holds it; if that run's probe finished after this run began (called
+//     Do), this run exits with its status, failures included (a run that
+//     begins after a failure finished never uses it);
 //   - otherwise the run probes, holding the lock, and records the outcome;
 //   - a probe that could not test the machine (Report.Inconclusive: locate
 //     failed) is answered with the last success instead, if that success
@@ -22,6 +24,11 @@
 //     run exits with it.
 //
 // The lock is released when Do returns, on every path.
+//
+// [Cache.Fresh] is the first step alone, for a caller that has set-up of
+// its own to do before it probes or waits (a deadline, a signal watch) and
+// that a fresh success does not need: it asks Fresh, does that set-up on a
+// miss, then calls Do, which begins again from the first step.
 //
 // # Files and trust
 //
@@ -179,11 +186,6 @@ type Cache struct {
 	StaleIfError time.Duration
 	// Now is the clock entries are checked against; nil means time.Now.
 	Now func() time.Time
-	// OnMiss, if not nil, is called once when Do finds no fresh entry,
-	// before it waits for another run's probe. The context it returns
-	// bounds that wait and is handed to the probe: set-up that a hit does
-	// not need (a timeout, watching for signals) goes here.
-	OnMiss func(ctx context.Context) context.Context
 	// Debugf, if not nil, is told what Do found and did, for a debug log.
 	Debugf func(format string, args ...any)
 
@@ -264,14 +266,34 @@ type Outcome struct {
 // errDistrusted marks an entry that someone else may have written.
 var errDistrusted = errors.New("not trusted")
 
+// Fresh returns when a probe of key last succeeded if that success is
+// fresh, so that it may be served without probing: one open, one fstat and
+// one read, without the lock. It says nothing about what it could not use;
+// Do, called next on a miss, reads the entry again and reports that.
+func (c *Cache) Fresh(key string) (lastSuccess time.Time, ok bool) {
+	root, err := c.open()
+	if root == nil || err != nil {
+		return time.Time{}, false
+	}
+	defer root.Close()
+	quiet := *c
+	quiet.Debugf = nil
+	e, err := quiet.load(root, key)
+	if err != nil || !e.Fresh(c.now()) {
+		return time.Time{}, false
+	}
+	c.debugf("cached success of %s, kept until %s", e.LastSuccess.Format(time.RFC3339), e.Expires.Format(time.RFC3339))
+	return e.LastSuccess, true
+}
+
 // Do answers a probe of key: it serves a fresh success, or waits for the
-// run that is probing key and shares its status, or calls probe, holding
-// key's lock, and records what it reports. See the package documentation.
+// run that is probing key and shares its status, or calls probe with ctx,
+// holding key's lock, and records what it reports. See the package
+// documentation.
 //
-// The error is not nil only when ctx (as OnMiss returned it) ended while
-// Do waited for another run's probe; it wraps context.Cause(ctx). A cache
-// that cannot be used is reported in Outcome.Problem, and the probe runs
-// without it.
+// The error is not nil only when ctx ended while Do waited for another
+// run's probe; it wraps context.Cause(ctx). A cache that cannot be used is
+// reported in Outcome.Problem, and the probe runs without it.
 func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Context) Report) (o Outcome, err error) {
 	began := c.now()
 	root, err := c.open()
@@ -290,9 +312,6 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 		return Outcome{Served: Hit, LastSuccess: e.LastSuccess, Problem: o.Problem}, nil
 	}
 
-	if c.OnMiss != nil {
-		ctx = c.OnMiss(ctx)
-	}
 	if err != nil {
 		return c.without(ctx, err, e, probe), nil
 	}

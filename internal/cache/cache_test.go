@@ -61,13 +61,9 @@ func probeRun(dir string) int {
 		}
 	}
 	cache.SetBeforeRename(c, func() { pause(pauseRename) })
-	var cancel context.CancelFunc = func() {}
-	defer func() { cancel() }()
-	c.OnMiss = func(ctx context.Context) context.Context {
-		ctx, cancel = context.WithTimeout(ctx, wait)
-		return ctx
-	}
-	o, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	o, err := c.Do(ctx, runKey, func(context.Context) cache.Report {
 		os.WriteFile(filepath.Join(os.Getenv(marksEnv), fmt.Sprintf("probe-%d", os.Getpid())), nil, 0o600)
 		pause(pauseProbing)
 		return cache.Report{Status: status}

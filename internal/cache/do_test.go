@@ -197,6 +197,9 @@ func TestStrangersEntryIsNeverServed(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "cache")
 			plant(t, dir, tt.dirUID, tt.dirMode, tt.entryUID, tt.entryMode)
 			c := &cache.Cache{Dir: dir, TTL: runTTL}
+			if _, fresh := c.Fresh(runKey); fresh != (tt.want == "") {
+				t.Errorf("Fresh: %v; want %v", fresh, tt.want == "")
+			}
 			var calls int
 			o, err := c.Do(context.Background(), runKey, probeWith(&calls, cache.Report{Status: 3}))
 			if err != nil {
@@ -282,6 +285,46 @@ func TestSharedStatusKeepsWhoProducedIt(t *testing.T) {
 			<-first
 			if o := <-second; o.Served != cache.Shared || o.Status != 125 || o.By != by {
 				t.Errorf("the waiting run got %+v; want the shared status 125 by %q", o, by)
+			}
+		})
+	}
+}
+
+// TestFresh: Fresh serves only a success that is still fresh, as Do's
+// first step does, and never waits for the lock.
+func TestFresh(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name     string
+		status   int           // recorded, unless never
+		age      time.Duration // of the recorded probe
+		never    bool          // nothing recorded, no directory
+		held     bool          // another run holds the lock
+		want     bool
+		wantLast time.Time
+	}{
+		{name: "fresh success", age: time.Minute, want: true, wantLast: now.Add(-time.Minute)},
+		{name: "fresh success while another run probes", age: time.Minute, held: true, want: true, wantLast: now.Add(-time.Minute)},
+		{name: "expired success", age: runTTL},
+		{name: "failure", status: 3, age: time.Minute},
+		{name: "no directory", never: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &cache.Cache{Dir: filepath.Join(t.TempDir(), "cache"), TTL: runTTL}
+			if !tt.never {
+				lockedRecord(t, c, runKey, tt.status, now.Add(-tt.age))
+			}
+			if tt.held {
+				l, err := c.Lock(context.Background(), runKey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Unlock()
+			}
+			last, ok := c.Fresh(runKey)
+			if ok != tt.want || !last.Equal(tt.wantLast) {
+				t.Errorf("Fresh: %v, %v; want %v, %v", last, ok, tt.wantLast, tt.want)
 			}
 		})
 	}
