@@ -25,8 +25,13 @@ func probeThroughCache(ctx, watched context.Context, signals signalWatch, c *cac
 	var p probed // this run's own probe, if it made one
 	got, err := c.Do(watched, cacheKey(cfg), func(watched context.Context) cache.Report {
 		p = probeOnce(ctx, watched, signals, cfg, std)
-		return cache.Report{Status: p.status, By: string(p.by), Finished: p.finished,
+		r := cache.Report{Status: p.status, By: string(p.by), Finished: p.finished,
 			Inconclusive: errors.As(p.err, new(*locateFailure)), Stopped: p.signal != 0, Own: own(cfg, p)}
+		if p.by == timedOut {
+			// A run allowed a longer -timeout probes for itself.
+			r.TimedOutAfter = cfg.timeout
+		}
+		return r
 	})
 	if got.Problem != nil {
 		if got.Unusable {
@@ -176,9 +181,9 @@ var inCacheKey = map[string]bool{
 	// -timeout: runs with different timeouts (a scrape's and a cron's)
 	// probing the same machine still take turns on one lock instead of
 	// loading the server twice (TestCacheWaitTimesOut waits with 1s on a
-	// run with 60s). The price: a run that waited takes the status of a
-	// probe made with another -timeout, a 124 from a shorter one included.
-	// A 124 that the run's own SCRIPT_DEADLINE caused is never shared.
+	// run with 60s). A 124 is not handed to a run allowed longer
+	// (cache.Report.TimedOutAfter and Cache.Limit), and one that the
+	// run's own SCRIPT_DEADLINE caused is never shared.
 	"timeout": false,
 	// How a command already timed out or signalled is stopped: its status
 	// is 124 or 128+N either way.

@@ -183,7 +183,7 @@ func run(ctx context.Context, args []string, std streams) outcome {
 	// A fresh cached result: one small read; no key, no locate, no signals.
 	var c *cache.Cache
 	if cfg.cacheDir != "" {
-		c = &cache.Cache{Dir: cfg.cacheDir, TTL: cfg.cacheTTL, StaleIfError: cfg.staleIfError, Debugf: logx.Debug.Printf}
+		c = &cache.Cache{Dir: cfg.cacheDir, TTL: cfg.cacheTTL, StaleIfError: cfg.staleIfError, Limit: cfg.timeout, Debugf: logx.Debug.Printf}
 		if last, ok := c.Fresh(cacheKey(cfg)); ok {
 			return finish(cfg, std, started, outcome{verdict: judge(nil, false), cached: true, lastSuccess: last})
 		}

@@ -198,6 +198,44 @@ func TestCacheSharesOnlyTheMachinesStatus(t *testing.T) {
 	}
 }
 
+// TestCacheSharesATimeoutOnlyWithinItsLimit: a probe stopped by its own
+// -timeout (124) is not handed to a waiting run allowed a longer -timeout,
+// which probes for itself; a run with the same -timeout takes the 124.
+func TestCacheSharesATimeoutOnlyWithinItsLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		waiter     string // the waiting run's -timeout
+		wantStatus int
+		wantProbes int
+	}{
+		{"a longer -timeout probes for itself", "-timeout=60s", 0, 2},
+		{"the same -timeout shares the 124", "-timeout=3s", 124, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCacheRun(t)
+			// The same probe for both runs; HANG makes the first one hang.
+			args := func(timeout string) []string {
+				return c.flags("-cache-dir="+c.cacheDir, timeout, "-kill-after=1s", "--", "sh", "-c", fmt.Sprintf(`echo ran >> %s; [ -z "$HANG" ] || sleep 30`, c.count))
+			}
+			first := make(chan result, 1)
+			go func() { first <- runBinary(t, []string{"HANG=1"}, args("-timeout=3s")...) }()
+			poll.Until(t, "the first run's probe", func() bool { return c.runs(t) == 1 })
+			second := make(chan result, 1)
+			go func() { second <- runBinary(t, nil, args(tt.waiter)...) }()
+			poll.Until(t, "the second run waiting", func() bool { return blockedOnLock(t, c.cacheDir) == 1 })
+			if r := <-first; r.status != 124 {
+				t.Errorf("the first run: status %d stderr %q; want 124", r.status, r.stderr)
+			}
+			if r := <-second; r.status != tt.wantStatus {
+				t.Errorf("the waiting run: status %d stderr %q; want %d", r.status, r.stderr, tt.wantStatus)
+			}
+			if n := c.runs(t); n != tt.wantProbes {
+				t.Errorf("%d probes, want %d", n, tt.wantProbes)
+			}
+		})
+	}
+}
+
 // TestFailureLineKeepsTheReason: a client that prints why it failed and
 // then a long summary (as ndt7-client does) keeps the reason in the
 // failure line, within the same ten lines, tokens redacted.

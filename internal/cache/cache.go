@@ -21,7 +21,10 @@
 //     is younger than StaleIfError; that is not recorded;
 //   - a status that is the probing run's own, not the machine's
 //     (Report.Stopped, Report.Own) is not recorded either, so no other
-//     run exits with it.
+//     run exits with it;
+//   - a probe that ran out of its time limit (Report.TimedOutAfter) is
+//     shared only with the runs whose own limit (Cache.Limit) is no
+//     longer: a run allowed longer probes for itself.
 //
 // The lock is released when Do returns, on every path.
 //
@@ -121,6 +124,9 @@ type Result struct {
 	// Report.By); "" in entries written before it was kept.
 	By       string    `json:"by,omitempty"`
 	Finished time.Time `json:"finished"` // when the probe ended
+	// TimedOutAfter is the time limit the probe ran out of (see
+	// Report.TimedOutAfter); zero when it did not.
+	TimedOutAfter time.Duration `json:"timed_out_after,omitempty"`
 }
 
 // Entry is what the cache knows about one key. The zero Entry is a key
@@ -143,8 +149,9 @@ func (e Entry) Fresh(now time.Time) bool { return now.Before(e.Expires) }
 
 // record puts the outcome of a probe of key into e, choosing the expiry of
 // a success with the rule in the package documentation.
-func (e *Entry) record(key string, status int, by string, finished time.Time, ttl time.Duration) {
-	e.Last = Result{Status: status, By: by, Finished: finished}
+func (e *Entry) record(key string, r Report, ttl time.Duration) {
+	status, finished := r.Status, r.Finished
+	e.Last = Result{Status: status, By: r.By, Finished: finished, TimedOutAfter: r.TimedOutAfter}
 	e.Expires = time.Time{}
 	if status == 0 {
 		e.LastSuccess = finished
@@ -188,6 +195,10 @@ type Cache struct {
 	Now func() time.Time
 	// Debugf, if not nil, is told what Do found and did, for a debug log.
 	Debugf func(format string, args ...any)
+	// Limit is how long this run's probe may take: Do does not share the
+	// status of another run's probe that ran out of a shorter limit (see
+	// Report.TimedOutAfter).
+	Limit time.Duration
 
 	beforeRename func() // test hook: record calls it between write and rename
 }
@@ -225,6 +236,11 @@ type Report struct {
 	// like Stopped, it is not recorded, so the runs that waited for it
 	// probe for themselves, each within its own deadline.
 	Own bool
+	// TimedOutAfter, when not zero, says the probe ran out of a time limit
+	// of that length: the runs that waited for it take its status only if
+	// their own Cache.Limit is no longer; the others probe for themselves,
+	// since a probe allowed longer might have ended otherwise.
+	TimedOutAfter time.Duration
 }
 
 // Served says where a run's status came from.
@@ -342,8 +358,11 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 	o.LastSuccess = e.LastSuccess
 	if e.Last.Finished.After(began) {
 		c.debugf("another run's probe ended with status %d at %s", e.Last.Status, e.Last.Finished.Format(time.RFC3339))
-		o.Served, o.Status, o.By = Shared, e.Last.Status, e.Last.By
-		return o, nil
+		if c.shares(e.Last) {
+			o.Served, o.Status, o.By = Shared, e.Last.Status, e.Last.By
+			return o, nil
+		}
+		c.debugf("that probe ran out of %v, less than this run's %v: probing", e.Last.TimedOutAfter, c.Limit)
 	}
 
 	r := c.run(ctx, probe)
@@ -358,7 +377,7 @@ func (c *Cache) Do(ctx context.Context, key string, probe func(ctx context.Conte
 	if r.Stopped || r.Own {
 		return o, nil
 	}
-	if err := l.record(r.Status, r.By, r.Finished); err != nil {
+	if err := l.record(r); err != nil {
 		o.Problem, o.Unusable = cmp.Or(o.Problem, err), true
 	}
 	return o, nil
@@ -371,6 +390,12 @@ func (c *Cache) run(ctx context.Context, probe func(context.Context) Report) Rep
 		r.Finished = c.now()
 	}
 	return r
+}
+
+// shares reports whether this run takes the result of a probe another run
+// made while it waited: not one that ran out of a shorter time limit.
+func (c *Cache) shares(r Result) bool {
+	return r.TimedOutAfter == 0 || r.TimedOutAfter >= c.Limit
 }
 
 // stale reports whether e's last success may answer for the inconclusive
@@ -596,7 +621,7 @@ func (l *lock) unlock() { l.f.Close() }
 // its exit status and when it finished. A success also sets LastSuccess
 // and a new expiry; a failure makes the entry stale. Only a probe's own
 // outcome belongs here, not a stale or cached result.
-func (l *lock) record(status int, by string, finished time.Time) error {
+func (l *lock) record(r Report) error {
 	c := l.c
 	if c.TTL <= 0 {
 		return fmt.Errorf("cache TTL %v is not positive", c.TTL)
@@ -605,7 +630,8 @@ func (l *lock) record(status int, by string, finished time.Time) error {
 	if err != nil && !errors.Is(err, errDistrusted) {
 		return err
 	}
-	e.record(l.key, status, by, finished.UTC(), c.TTL)
+	r.Finished = r.Finished.UTC()
+	e.record(l.key, r, c.TTL)
 	b, err := json.Marshal(entryFile{V: version, Entry: e})
 	if err != nil {
 		return err

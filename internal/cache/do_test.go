@@ -329,3 +329,57 @@ func TestFresh(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedTimeoutNeedsTheSameLimit: a probe that ran out of its time
+// limit is shared only with the runs whose limit is no longer; a run
+// allowed longer probes for itself, holding the lock.
+func TestSharedTimeoutNeedsTheSameLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		timedOut    time.Duration // the first probe's Report.TimedOutAfter
+		waiterLimit time.Duration
+		wantServed  cache.Served
+		wantStatus  int
+		wantProbes  int
+	}{
+		{"the same limit", 10 * time.Second, 10 * time.Second, cache.Shared, 124, 0},
+		{"a shorter limit", 10 * time.Second, 5 * time.Second, cache.Shared, 124, 0},
+		{"a longer limit", 10 * time.Second, 60 * time.Second, cache.Probed, 0, 1},
+		{"not timed out", 0, 60 * time.Second, cache.Shared, 124, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &cache.Cache{Dir: t.TempDir(), TTL: runTTL}
+			probing, release := make(chan struct{}), make(chan struct{})
+			first := make(chan cache.Outcome)
+			go func() {
+				o, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
+					close(probing)
+					<-release
+					return cache.Report{Status: 124, By: "timed-out", TimedOutAfter: tt.timedOut}
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				first <- o
+			}()
+			<-probing
+			waiter := *c
+			waiter.Limit = tt.waiterLimit
+			second := make(chan cache.Outcome)
+			var calls int
+			go func() {
+				o, err := waiter.Do(context.Background(), runKey, probeWith(&calls, cache.Report{Status: 0}))
+				if err != nil {
+					t.Error(err)
+				}
+				second <- o
+			}()
+			poll.Until(t, "the second run to wait for the lock", func() bool { return lockWaiters(t, filepath.Join(c.Dir, runKey+".lock")) == 1 })
+			close(release)
+			<-first
+			if o := <-second; o.Served != tt.wantServed || o.Status != tt.wantStatus || calls != tt.wantProbes {
+				t.Errorf("the waiting run got %+v after %d probes; want served %v, status %d, %d probes", o, calls, tt.wantServed, tt.wantStatus, tt.wantProbes)
+			}
+		})
+	}
+}

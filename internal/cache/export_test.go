@@ -14,7 +14,7 @@ func SetBeforeRename(c *Cache, f func()) { c.beforeRename = f }
 // RecordIn does to e what record does to the entry on disk, without the
 // files: the spread test runs the expiry rule a million times.
 func RecordIn(e *Entry, key string, status int, finished time.Time, ttl time.Duration) {
-	e.record(key, status, "", finished, ttl)
+	e.record(key, Report{Status: status, Finished: finished}, ttl)
 }
 
 // Expiry is the expiry rule for a phase given directly.
@@ -60,4 +60,6 @@ func (l *Lock) Unlock() {
 }
 
 // Record records a probe's outcome as Do does.
-func (l *Lock) Record(status int, finished time.Time) error { return l.record(status, "", finished) }
+func (l *Lock) Record(status int, finished time.Time) error {
+	return l.record(Report{Status: status, Finished: finished})
+}
