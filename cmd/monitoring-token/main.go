@@ -31,7 +31,12 @@ import (
 // command did not run, as coreutils env and timeout use 125.
 const statusFailed = 125
 
-func main() {
+func main() { os.Exit(mainStatus()) }
+
+// mainStatus is main's body: it returns the exit status, or ends the
+// process by the signal that stopped the run. The tests run it as the
+// monitoring-token command (testscript.Main).
+func mainStatus() int {
 	// monitoring-token's own writes go through writers that catch
 	// SIGPIPE, so that a closed stdout or stderr fails a write instead of
 	// killing the run and changing its status. The command gets the files
@@ -49,7 +54,7 @@ func main() {
 		// end a process.
 		exec.Die(o.signal)
 	}
-	os.Exit(o.status)
+	return o.status
 }
 
 // streams are the standard output and error: the files, which the

@@ -19,40 +19,57 @@ import (
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
 	"github.com/monitoring-token/monitoring-token/token"
+	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // machine is a valid M-Lab machine name for the tests.
 const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 
-// binary is the monitoring-token command built once by TestMain.
+// binary is the monitoring-token command: this test binary, which
+// testscript.Main put on PATH under that name.
 var binary string
 
-// binDir holds the three commands, built once by TestMain.
+// binDir holds monitoring-keygen and locate-emulator, built once by
+// TestMain for the docs' examples, which run them as installed.
 var binDir string
 
+// TestMain makes this test binary the monitoring-token command and the
+// clients' stand-ins, by the name it is run as (testscript.Main), for the
+// scripts (script_test.go) and the tests that run the command as a
+// process.
 func TestMain(m *testing.M) {
-	// The README tests put this test binary on PATH as the clients.
-	if stub, ok := clientStubs[filepath.Base(os.Args[0])]; ok {
-		os.Exit(stub())
+	commands := map[string]func(){"monitoring-token": func() { os.Exit(mainStatus()) }}
+	for name, stub := range clientStubs {
+		commands[name] = func() { os.Exit(stub()) }
+	}
+	testscript.Main(withHelpers{m}, commands)
+}
+
+// withHelpers runs the tests with the other two commands built.
+type withHelpers struct{ m *testing.M }
+
+func (w withHelpers) Run() int {
+	var err error
+	if binary, err = osexec.LookPath("monitoring-token"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	dir, err := os.MkdirTemp("", "monitoring-token-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
 	binDir = dir
-	binary = filepath.Join(dir, "monitoring-token")
-	// Static, as make build makes it.
-	build := osexec.Command("go", "build", "-o", dir+"/", ".", "../monitoring-keygen", "../locate-emulator")
+	// Static, as make build makes them.
+	build := osexec.Command("go", "build", "-o", dir+"/", "../monitoring-keygen", "../locate-emulator")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build monitoring-token:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "build the helpers:", err)
+		return 1
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return w.m.Run()
 }
 
 // fixture is a running emulator and a key it trusts.

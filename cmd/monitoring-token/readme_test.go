@@ -149,7 +149,8 @@ func newDocRun(t *testing.T) *docRun {
 	for name := range clientStubs {
 		links[name] = self
 	}
-	for _, name := range []string{"monitoring-token", "monitoring-keygen", "locate-emulator"} {
+	links["monitoring-token"] = binary
+	for _, name := range []string{"monitoring-keygen", "locate-emulator"} {
 		links[name] = filepath.Join(binDir, name)
 	}
 	for name, target := range links {
