@@ -22,25 +22,6 @@ import (
 	"github.com/monitoring-token/monitoring-token/token"
 )
 
-func TestUnauthorizedNamesCauses(t *testing.T) {
-	f := newFixture(t)
-	other, err := token.GenerateKey("EdDSA", "not-registered", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPath := filepath.Join(f.dir, "other.jwk")
-	os.WriteFile(keyPath, other.Private, 0o600)
-	r := runBinary(t, nil, "-locate-url="+f.emu.URL, "-monitoring-signer-key="+keyPath, "-machine="+machine, "--", "true")
-	for _, want := range []string{"HTTP 401", `kid "not-registered"`, "clock agrees"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr %q lacks %q", r.stderr, want)
-		}
-	}
-	if r.status != statusFailed || f.emu.Requests() != 1 {
-		t.Errorf("status %d after %d requests; want %d after exactly 1 (401 is not retried)", r.status, f.emu.Requests(), statusFailed)
-	}
-}
-
 func TestLocateErrors(t *testing.T) {
 	tests := []struct {
 		name     string

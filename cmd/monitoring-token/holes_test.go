@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,49 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/monitoring-token/monitoring-token/locate"
 )
-
-// TestUnusableServiceURL: a URL the client could not use (it would then
-// test a server of its own choosing, or fail and blame the command) stops
-// the run with 125 before the command runs or anything is printed.
-func TestUnusableServiceURL(t *testing.T) {
-	answer := func(u string) http.HandlerFunc {
-		target := locate.Target{Machine: machine, URLs: map[string]string{"wss:///ndt/v7/download": u}}
-		b, err := json.Marshal(locate.Answer{AccessToken: "x", Results: []locate.Target{target}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return status(http.StatusOK, "application/json", string(b))
-	}
-	for _, tt := range []struct{ name, url string }{
-		{"empty", ""},
-		{"NUL byte", "wss://ndt-" + machine + "/ndt/v7/download?x=\x00"},
-		{"relative", "/ndt/v7/download"},
-		{"no host", "wss:///ndt/v7/download"},
-		{"other scheme", "ftp://ndt-" + machine + "/"},
-	} {
-		for _, mode := range []string{"command", "print"} {
-			t.Run(tt.name+"/"+mode, func(t *testing.T) {
-				f := newFixture(t)
-				f.emu.Inject(answer(tt.url))
-				ran := filepath.Join(f.dir, "ran")
-				args := f.flags("--", "touch", ran)
-				if mode == "print" {
-					args = f.flags("-print")
-				}
-				r := runBinary(t, nil, args...)
-				if r.status != statusFailed || !strings.Contains(r.stderr, "locate's answer holds an unusable service URL") || r.stdout != "" {
-					t.Errorf("status %d stdout %q stderr %q; want %d, nothing printed, and locate's answer named", r.status, r.stdout, r.stderr, statusFailed)
-				}
-				if _, err := os.Stat(ran); err == nil {
-					t.Error("the command ran")
-				}
-			})
-		}
-	}
-}
 
 // TestRedirectToRemotePlainHTTP: a loopback locate that redirects to plain
 // http on another host gets nothing sent there. The other host is reached
@@ -142,21 +99,4 @@ func TestKeyReadIsBounded(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestUnusableAccessToken: -token-env-name exports locate's token only
-// when it is one.
-func TestUnusableAccessToken(t *testing.T) {
-	for _, tok := range []string{"", "x", "a.b.c\x00", "a..c"} {
-		t.Run(fmt.Sprintf("%q", tok), func(t *testing.T) {
-			f := newFixture(t)
-			target := locate.Target{Machine: machine, URLs: map[string]string{"wss:///ndt/v7/download": "wss://ndt-" + machine + "/ndt/v7/download?access_token=a.b.c"}}
-			b, _ := json.Marshal(locate.Answer{AccessToken: tok, Results: []locate.Target{target}})
-			f.emu.Inject(status(http.StatusOK, "application/json", string(b)))
-			r := runBinary(t, nil, f.flags("-print", "-token-env-name=T")...)
-			if r.status != statusFailed || r.stdout != "" || !strings.Contains(r.stderr, "access_token is not a token") {
-				t.Errorf("status %d stdout %q stderr %q", r.status, r.stdout, r.stderr)
-			}
-		})
-	}
 }

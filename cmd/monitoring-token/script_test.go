@@ -36,8 +36,8 @@ import (
 //		print what each JWT in FILE says (token.Describe), one line each,
 //		after the name of the variable it is in (NAME=... or export
 //		NAME=...) and a colon.
-//	keygen [-no-kid] ALG PRIVATE.jwk PUBLIC.jwk
-//		write a key pair, with kid k1 unless -no-kid.
+//	keygen [-kid=ID] ALG PRIVATE.jwk PUBLIC.jwk
+//		write a key pair with kid k1, or ID (none when empty).
 //	jwk SRC DST [NAME=VALUE...]
 //		write DST as the JSON object in SRC with the members given set.
 //	jwk-get FILE NAME VAR
@@ -134,11 +134,11 @@ func cmdTokens(ts *testscript.TestScript, neg bool, args []string) {
 
 func cmdKeygen(ts *testscript.TestScript, neg bool, args []string) {
 	kid := "k1"
-	if len(args) > 0 && args[0] == "-no-kid" {
-		kid, args = "", args[1:]
+	if len(args) > 0 && strings.HasPrefix(args[0], "-kid=") {
+		kid, args = strings.TrimPrefix(args[0], "-kid="), args[1:]
 	}
 	if neg || len(args) != 3 {
-		ts.Fatalf("usage: keygen [-no-kid] ALG PRIVATE.jwk PUBLIC.jwk")
+		ts.Fatalf("usage: keygen [-kid=ID] ALG PRIVATE.jwk PUBLIC.jwk")
 	}
 	kp, err := token.GenerateKey(args[0], kid, token.MinRSABits)
 	ts.Check(err)
