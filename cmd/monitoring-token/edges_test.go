@@ -227,7 +227,7 @@ func TestSignalWhileAskingLocate(t *testing.T) {
 			f.emu.Inject(dropConnection, hang)
 			ran, command := f.saveVar("MONITORING_URL")
 			cmd := osexec.Command(binary, append(f.flags("-timeout=60s"), command...)...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			cmd.Env = baseEnv()
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {

@@ -113,7 +113,7 @@ func TestScrapeCannotRedirectTheToken(t *testing.T) {
 	exporter := func(line string) scriptExporter {
 		return scriptExporter{
 			command: []string{"sh", "-c", line},
-			env:     []string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "STUB_LOG=" + stubLog},
+			env:     []string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "STUB_LOG=" + stubLog, "GORACE=" + os.Getenv("GORACE")},
 			timeout: 30 * time.Second,
 		}
 	}
@@ -225,7 +225,7 @@ func boolFloat(ok bool) float64 {
 // would end it (the wait below is bounded by that deadline).
 func TestScriptDeadline(t *testing.T) {
 	f := newFixture(t)
-	exporter := scriptExporter{command: []string{binary}, env: []string{"PATH=" + os.Getenv("PATH")}, timeout: 3 * time.Second}
+	exporter := scriptExporter{command: []string{binary}, env: baseEnv(), timeout: 3 * time.Second}
 	exporter.command = append(exporter.command, f.flags("-timeout=60s", "--", "sleep", "30")...)
 	code, _, stderr := exporter.scrape(t, "script=ndt7")
 	if code != 124 {

@@ -135,7 +135,7 @@ func TestReceivedSignalIsReraised(t *testing.T) {
 	metricsFile := filepath.Join(f.dir, "probe.prom")
 	ready := filepath.Join(f.dir, "ready")
 	cmd := osexec.Command(binary, append(f.flags("-metrics-file="+metricsFile), "--", "sh", "-c", fmt.Sprintf("touch %s; exec sleep 30", ready))...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = baseEnv()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

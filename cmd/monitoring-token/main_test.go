@@ -48,6 +48,10 @@ func TestMain(m *testing.M) {
 type withHelpers struct{ m *testing.M }
 
 func (w withHelpers) Run() int {
+	// A process built with -race sleeps a second as it exits, in case
+	// another goroutine is about to report a race (GORACE's
+	// atexit_sleep_ms): a second per run of monitoring-token.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	var err error
 	if binary, err = osexec.LookPath("monitoring-token"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -119,14 +123,20 @@ func statusOf(ps *os.ProcessState) (int, syscall.Signal) {
 	return ps.ExitCode(), 0
 }
 
+// baseEnv is the environment every run of monitoring-token gets: PATH,
+// and GORACE for the race detector's settings (see withHelpers.Run).
+func baseEnv() []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "GORACE=" + os.Getenv("GORACE")}
+}
+
 // runBinary runs the binary with args and exactly the environment env (plus
-// PATH), and a deadline so that a hang fails the test instead of blocking.
+// baseEnv), and a deadline so that a hang fails the test instead of blocking.
 func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := osexec.CommandContext(ctx, binary, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Env = append(baseEnv(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -166,6 +166,7 @@ func newDocRun(t *testing.T) *docRun {
 	r := &docRun{f: f, dir: dir, log: filepath.Join(dir, "clients.log")}
 	r.env = []string{
 		"PATH=" + stubs + ":" + os.Getenv("PATH"),
+		"GORACE=" + os.Getenv("GORACE"), // see withHelpers.Run
 		"HOME=" + dir,
 		"LOCATE_URL=" + f.emu.URL,
 		"MONITORING_SIGNER_KEY=" + f.keyPath,

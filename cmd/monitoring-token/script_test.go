@@ -52,6 +52,7 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {
 			env.Values[emulatorKey{}] = new(*locatetest.Server)
+			env.Setenv("GORACE", os.Getenv("GORACE")) // see withHelpers.Run
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
