@@ -113,7 +113,7 @@ func TestScrapeCannotRedirectTheToken(t *testing.T) {
 	exporter := func(line string) scriptExporter {
 		return scriptExporter{
 			command: []string{"sh", "-c", line},
-			env:     []string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "STUB_LOG=" + stubLog, "GORACE=" + os.Getenv("GORACE")},
+			env:     append([]string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "STUB_LOG=" + stubLog}, testEnv()...),
 			timeout: 30 * time.Second,
 		}
 	}

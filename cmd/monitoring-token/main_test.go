@@ -123,10 +123,22 @@ func statusOf(ps *os.ProcessState) (int, syscall.Signal) {
 	return ps.ExitCode(), 0
 }
 
-// baseEnv is the environment every run of monitoring-token gets: PATH,
-// and GORACE for the race detector's settings (see withHelpers.Run).
+// baseEnv is the environment every run of monitoring-token gets: PATH and
+// testEnv.
 func baseEnv() []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "GORACE=" + os.Getenv("GORACE")}
+	return append([]string{"PATH=" + os.Getenv("PATH")}, testEnv()...)
+}
+
+// testEnv is what the tests add to the environment they give a run of
+// monitoring-token, this test binary: GORACE for the race detector's
+// settings (see withHelpers.Run) and, under go test -cover, GOCOVERDIR,
+// where the run leaves its coverage (without it, the run warns on stderr).
+func testEnv() []string {
+	env := []string{"GORACE=" + os.Getenv("GORACE")}
+	if dir, ok := os.LookupEnv("GOCOVERDIR"); ok {
+		env = append(env, "GOCOVERDIR="+dir)
+	}
+	return env
 }
 
 // runBinary runs the binary with args and exactly the environment env (plus

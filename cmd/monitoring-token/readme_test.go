@@ -166,7 +166,6 @@ func newDocRun(t *testing.T) *docRun {
 	r := &docRun{f: f, dir: dir, log: filepath.Join(dir, "clients.log")}
 	r.env = []string{
 		"PATH=" + stubs + ":" + os.Getenv("PATH"),
-		"GORACE=" + os.Getenv("GORACE"), // see withHelpers.Run
 		"HOME=" + dir,
 		"LOCATE_URL=" + f.emu.URL,
 		"MONITORING_SIGNER_KEY=" + f.keyPath,
@@ -176,6 +175,7 @@ func newDocRun(t *testing.T) *docRun {
 		"GOMODCACHE=" + goEnv(t, "GOMODCACHE"),
 		"GOFLAGS=-buildvcs=false",
 	}
+	r.env = append(r.env, testEnv()...)
 	r.replacer = strings.NewReplacer(
 		"/etc/monitoring/monitoring.jwk", f.keyPath,
 		"https://locate.measurementlab.net/v2/platform/monitoring/", f.emu.URL,
