@@ -274,6 +274,7 @@ func TestScriptDeadlineValues(t *testing.T) {
 // TestFitDeadline: the deadline only ever shortens -timeout and
 // -kill-after, and leaves the margin.
 func TestFitDeadline(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	at := func(d time.Duration) string {
 		return fmt.Sprintf("%.6f", float64(now.Add(d).UnixNano())/1e9)

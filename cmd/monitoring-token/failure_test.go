@@ -18,6 +18,7 @@ import (
 // send gives 128+N as a normal exit; the metrics file's exit code is the
 // process's status.
 func TestFailureLine(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	// The command saves its URL, so that the test knows the token in it,
 	// then runs the script.

@@ -182,6 +182,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestShellQuoteRoundTrips(t *testing.T) {
+	t.Parallel()
 	values := []string{"", "plain", "it's", "'", "''", `a\b`, "$HOME `id` $(id)", "two\nlines", "tab\tand space", `"double"`, "wss://h/p?a=1&b='2'"}
 	for _, v := range values {
 		got, err := osexec.Command("sh", "-c", "eval \"V=$1\"; printf %s \"$V\"", "sh", shellQuote(v)).Output()
@@ -195,6 +196,7 @@ func TestShellQuoteRoundTrips(t *testing.T) {
 }
 
 func TestServiceURLFalseExportsLocateRequest(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	out, command := f.saveVar("MONITORING_URL")
 	r := runBinary(t, nil, append(f.flags("-service-url=false"), command...)...)

@@ -3,6 +3,7 @@ package main
 import "testing"
 
 func TestDerivedName(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ key, want string }{
 		{"wss:///ndt/v7/upload", "P_WSS_NDT_V7_UPLOAD"},
 		{"wss://:4443/v0/envelope/access", "P_WSS_4443_V0_ENVELOPE_ACCESS"},

@@ -23,6 +23,7 @@ import (
 )
 
 func TestLocateErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		args     []string
@@ -59,6 +60,7 @@ func TestLocateErrors(t *testing.T) {
 }
 
 func TestTransientFailuresAreRetried(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		args   []string
@@ -93,6 +95,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	answer := fmt.Sprintf(`{"access_token":"x","results":[{"machine":%q,"urls":{"wss:///ndt/v7/download":"wss://ndt-%s/ndt/v7/download?access_token=x"}}]}`, machine, machine)
 	tlsLocate := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
@@ -138,6 +141,7 @@ func TestTLS(t *testing.T) {
 var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+`)
 
 func TestDebugLogHoldsNoCompleteToken(t *testing.T) {
+	t.Parallel()
 	for _, serviceURL := range []string{"true", "false"} {
 		t.Run("service-url="+serviceURL, func(t *testing.T) {
 			f := newFixture(t)
@@ -259,5 +263,17 @@ func TestSignalWhileAskingLocate(t *testing.T) {
 				t.Errorf("the command ran (stat: %v)", err)
 			}
 		})
+	}
+}
+
+// TestExplainBlamesLocateOnlyForLocate: a deadline that passes after
+// locate answered, before the command starts, is not locate's fault. (A
+// deadline while locate is asked is named by locate's own error: see
+// TestLocateDownFailsFast.)
+func TestExplainBlamesLocateOnlyForLocate(t *testing.T) {
+	t.Parallel()
+	late := errors.New("-timeout 1s expired before the command started; nothing was run")
+	if msg := explain(late); strings.Contains(msg, "locate") {
+		t.Errorf("explain(%v) = %q blames locate", late, msg)
 	}
 }
