@@ -204,7 +204,7 @@ func TestCacheSurvivesKill(t *testing.T) {
 	}
 	release := filepath.Join(c.dir, "never")
 	cmd := osexec.Command(binary, c.flags("-cache-dir="+c.cacheDir, "--", "sh", "-c", fmt.Sprintf("echo ran >> %s; until [ -e %s ]; do sleep 0.01; done", c.count, release))...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = baseEnv()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestCacheSurvivesKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	next := osexec.CommandContext(ctx, binary, c.args(0)...)
-	next.Env = []string{"PATH=" + os.Getenv("PATH")}
+	next.Env = baseEnv()
 	var stderr bytes.Buffer
 	next.Stderr = &stderr
 	if err := next.Run(); err != nil || stderr.Len() != 0 {

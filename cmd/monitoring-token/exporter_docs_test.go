@@ -124,6 +124,7 @@ func yamlKind(text string) string {
 }
 
 func TestDecodeStrict(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, text string
 		into       any

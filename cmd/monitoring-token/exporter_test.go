@@ -114,7 +114,7 @@ func TestScrapeCannotRedirectTheToken(t *testing.T) {
 	exporter := func(line string) scriptExporter {
 		return scriptExporter{
 			command: []string{"sh", "-c", line},
-			env:     []string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "HOME=" + f.dir},
+			env:     append([]string{"PATH=" + stubs + ":" + binDir + ":" + os.Getenv("PATH"), "HOME=" + f.dir, "STUB_LOG=" + stubLog}, testEnv()...),
 			timeout: 30 * time.Second,
 		}
 	}
@@ -226,7 +226,7 @@ func boolFloat(ok bool) float64 {
 // would end it (the wait below is bounded by that deadline).
 func TestScriptDeadline(t *testing.T) {
 	f := newFixture(t)
-	exporter := scriptExporter{command: []string{binary}, env: []string{"PATH=" + os.Getenv("PATH")}, timeout: 3 * time.Second}
+	exporter := scriptExporter{command: []string{binary}, env: baseEnv(), timeout: 3 * time.Second}
 	exporter.command = append(exporter.command, f.flags("-timeout=60s", "--", "sleep", "30")...)
 	code, _, stderr := exporter.scrape(t, "script=ndt7")
 	if code != 124 {
@@ -275,6 +275,7 @@ func TestScriptDeadlineValues(t *testing.T) {
 // TestFitDeadline: the deadline only ever shortens -timeout and
 // -kill-after, and leaves the margin.
 func TestFitDeadline(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	at := func(d time.Duration) string {
 		return fmt.Sprintf("%.6f", float64(now.Add(d).UnixNano())/1e9)

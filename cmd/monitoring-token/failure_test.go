@@ -18,6 +18,7 @@ import (
 // send gives 128+N as a normal exit; the metrics file's exit code is the
 // process's status.
 func TestFailureLine(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	// The command saves its URL, so that the test knows the token in it,
 	// then runs the script.
@@ -135,7 +136,7 @@ func TestReceivedSignalIsReraised(t *testing.T) {
 	metricsFile := filepath.Join(f.dir, "probe.prom")
 	ready := filepath.Join(f.dir, "ready")
 	cmd := osexec.Command(binary, append(f.flags("-metrics-file="+metricsFile), "--", "sh", "-c", fmt.Sprintf("touch %s; exec sleep 30", ready))...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = baseEnv()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

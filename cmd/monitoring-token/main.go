@@ -102,7 +102,12 @@ func judge(err error, passIfCannotRun bool) verdict {
 	return v
 }
 
-func main() {
+func main() { os.Exit(mainStatus()) }
+
+// mainStatus is main's body: it returns the exit status, or ends the
+// process by the signal that stopped the run. The tests run it as the
+// monitoring-token command (testscript.Main).
+func mainStatus() int {
 	// monitoring-token's own writes go through writers that catch
 	// SIGPIPE, so that a closed stdout or stderr fails a write instead of
 	// killing the run and changing its status. The command gets the files
@@ -120,7 +125,7 @@ func main() {
 		// end a process.
 		exec.Die(o.signal)
 	}
-	os.Exit(o.exitStatus())
+	return o.exitStatus()
 }
 
 // streams are the standard output and error: the files, which the

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -19,40 +18,61 @@ import (
 	"github.com/monitoring-token/monitoring-token/locate"
 	"github.com/monitoring-token/monitoring-token/locate/locatetest"
 	"github.com/monitoring-token/monitoring-token/token"
+	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // machine is a valid M-Lab machine name for the tests.
 const machine = "mlab1-lga01.mlab-oti.measurement-lab.org"
 
-// binary is the monitoring-token command built once by TestMain.
+// binary is the monitoring-token command: this test binary, which
+// testscript.Main put on PATH under that name.
 var binary string
 
-// binDir holds the three commands, built once by TestMain.
+// binDir holds monitoring-keygen and locate-emulator, built once by
+// TestMain for the docs' examples, which run them as installed.
 var binDir string
 
+// TestMain makes this test binary the monitoring-token command and the
+// clients' stand-ins, by the name it is run as (testscript.Main), for the
+// scripts (script_test.go) and the tests that run the command as a
+// process.
 func TestMain(m *testing.M) {
-	// The README tests put this test binary on PATH as the clients.
-	if stub, ok := clientStubs[filepath.Base(os.Args[0])]; ok {
-		os.Exit(stub())
+	commands := map[string]func(){"monitoring-token": func() { os.Exit(mainStatus()) }}
+	for name, stub := range clientStubs {
+		commands[name] = func() { os.Exit(stub()) }
+	}
+	testscript.Main(withHelpers{m}, commands)
+}
+
+// withHelpers runs the tests with the other two commands built.
+type withHelpers struct{ m *testing.M }
+
+func (w withHelpers) Run() int {
+	// A process built with -race sleeps a second as it exits, in case
+	// another goroutine is about to report a race (GORACE's
+	// atexit_sleep_ms): a second per run of monitoring-token.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	var err error
+	if binary, err = osexec.LookPath("monitoring-token"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	dir, err := os.MkdirTemp("", "monitoring-token-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
 	binDir = dir
-	binary = filepath.Join(dir, "monitoring-token")
-	// Static, as make build makes it.
-	build := osexec.Command("go", "build", "-o", dir+"/", ".", "../monitoring-keygen", "../locate-emulator")
+	// Static, as make build makes them.
+	build := osexec.Command("go", "build", "-o", dir+"/", "../monitoring-keygen", "../locate-emulator")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build monitoring-token:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "build the helpers:", err)
+		return 1
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return w.m.Run()
 }
 
 // fixture is a running emulator and a key it trusts.
@@ -111,14 +131,32 @@ func statusOf(ps *os.ProcessState) (int, syscall.Signal) {
 	return ps.ExitCode(), 0
 }
 
+// baseEnv is the environment every run of monitoring-token gets: PATH and
+// testEnv.
+func baseEnv() []string {
+	return append([]string{"PATH=" + os.Getenv("PATH")}, testEnv()...)
+}
+
+// testEnv is what the tests add to the environment they give a run of
+// monitoring-token, this test binary: GORACE for the race detector's
+// settings (see withHelpers.Run) and, under go test -cover, GOCOVERDIR,
+// where the run leaves its coverage (without it, the run warns on stderr).
+func testEnv() []string {
+	env := []string{"GORACE=" + os.Getenv("GORACE")}
+	if dir, ok := os.LookupEnv("GOCOVERDIR"); ok {
+		env = append(env, "GOCOVERDIR="+dir)
+	}
+	return env
+}
+
 // runBinary runs the binary with args and exactly the environment env (plus
-// PATH), and a deadline so that a hang fails the test instead of blocking.
+// baseEnv), and a deadline so that a hang fails the test instead of blocking.
 func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := osexec.CommandContext(ctx, binary, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Env = append(baseEnv(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -128,28 +166,6 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 	}
 	status, sig := statusOf(cmd.ProcessState)
 	return result{status: status, signal: sig, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-// runBinaryTo runs the binary with args and its stdout going to the file
-// at path, such as /dev/full.
-func runBinaryTo(t *testing.T, path string, args ...string) result {
-	t.Helper()
-	out, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := osexec.CommandContext(ctx, binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	if err := cmd.Run(); err != nil && !errors.As(err, new(*osexec.ExitError)) {
-		t.Fatalf("run %v: %v", args, err)
-	}
-	status, sig := statusOf(cmd.ProcessState)
-	return result{status: status, signal: sig, stderr: stderr.String()}
 }
 
 // flags are the flags every successful run needs.
@@ -173,154 +189,8 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-func TestCommandSeesServiceURL(t *testing.T) {
-	tests := []struct {
-		name     string
-		flags    []string
-		env      []string
-		envName  string
-		wantPath string
-		wantHost string
-	}{
-		{name: "ndt7 download by default", envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
-		{name: "wehe replay", flags: []string{"-service=wehe/replay", "-service-url"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
-		{name: "chosen key", flags: []string{"-service-url-key-name=ws:///ndt/v7/upload"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/upload", wantHost: "ndt-" + machine},
-		{name: "chosen variable", flags: []string{"-env-name=SERVICE_URL"}, envName: "SERVICE_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
-		{name: "service from the environment", env: []string{"MONITORING_TOKEN_SERVICE=wehe/replay", "MONITORING_TOKEN_SERVICE_URL=true"}, envName: "MONITORING_URL", wantPath: "/v0/envelope/access", wantHost: "wehe-" + machine + ":4443"},
-		{name: "flag beats the environment", flags: []string{"-service=ndt/ndt7"}, env: []string{"MONITORING_TOKEN_SERVICE=wehe/replay"}, envName: "MONITORING_URL", wantPath: "/ndt/v7/download", wantHost: "ndt-" + machine},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			out, command := f.saveVar(tt.envName)
-			r := runBinary(t, tt.env, append(f.flags(tt.flags...), command...)...)
-			if r.status != 0 {
-				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
-			}
-			u, err := url.Parse(readFile(t, out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if u.Path != tt.wantPath || u.Host != tt.wantHost {
-				t.Errorf("%s = %s; want host %s path %s", tt.envName, u.Redacted(), tt.wantHost, tt.wantPath)
-			}
-			if issuer := claimsOf(t, u.Query().Get("access_token")); issuer != "locate" {
-				t.Errorf("URL's access_token issued by %q, want locate's own token", issuer)
-			}
-		})
-	}
-}
-
-// claimsOf returns the issuer of a token, read without verification.
-func claimsOf(t *testing.T, tok string) string {
-	t.Helper()
-	d := token.Describe(tok)
-	_, rest, ok := strings.Cut(d, `iss="`)
-	if !ok {
-		t.Fatalf("not a token: %q", token.Redact(tok))
-	}
-	iss, _, _ := strings.Cut(rest, `"`)
-	return iss
-}
-
-func TestConfigurationFromEnvironment(t *testing.T) {
-	f := newFixture(t)
-	out, command := f.saveVar("MONITORING_URL")
-	env := []string{
-		"LOCATE_URL=" + f.emu.URL + "?early_exit=250",
-		"MONITORING_SIGNER_KEY=" + f.keyPath,
-		"MONITORING_TOKEN_MACHINE=" + machine,
-		"MONITORING_TOKEN_SERVICE=ndt/ndt7",
-		"MONITORING_TOKEN_TIMEOUT=30s",
-		"VERSION=1.2.3", // A stray variable of a CI job; -version is not read from the environment.
-	}
-	r := runBinary(t, env, command...)
-	if r.status != 0 {
-		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
-	}
-	u, err := url.Parse(readFile(t, out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := u.Query().Get("early_exit"); got != "250" {
-		t.Errorf("early_exit = %q in %s; the query of LOCATE_URL did not reach locate", got, u.Redacted())
-	}
-}
-
-func TestExitStatusIsTheCommands(t *testing.T) {
-	f := newFixture(t)
-	for _, status := range []int{0, 1, 3, 42} {
-		r := runBinary(t, nil, append(f.flags(), "--", "sh", "-c", fmt.Sprintf("exit %d", status))...)
-		if r.status != status {
-			t.Errorf("command exited %d, monitoring-token exited %d (stderr %q)", status, r.status, r.stderr)
-		}
-		want := fmt.Sprintf("monitoring-token: sh exited with status %d; it wrote no output\n", status)
-		if status == 0 {
-			want = ""
-		}
-		if r.stderr != want {
-			t.Errorf("exit %d: stderr %q, want %q", status, r.stderr, want)
-		}
-	}
-}
-
-func TestCommandOutput(t *testing.T) {
-	tests := []struct {
-		name      string
-		flags     []string
-		env       []string
-		wantShown bool
-	}{
-		{name: "hidden without debug", wantShown: false},
-		{name: "shown with -logx.debug=true", flags: []string{"-logx.debug=true"}, wantShown: true},
-		{name: "shown with bare -logx.debug", flags: []string{"-logx.debug"}, wantShown: true},
-		{name: "shown with LOGX_DEBUG", env: []string{"LOGX_DEBUG=true"}, wantShown: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			r := runBinary(t, tt.env, append(f.flags(tt.flags...), "--", "sh", "-c", "echo to-stdout; echo to-stderr >&2")...)
-			if r.status != 0 {
-				t.Fatalf("status %d, stderr %q", r.status, r.stderr)
-			}
-			shown := strings.Contains(r.stdout, "to-stdout") && strings.Contains(r.stderr, "to-stderr")
-			hidden := !strings.Contains(r.stdout, "to-stdout") && !strings.Contains(r.stderr, "to-stderr")
-			if tt.wantShown && !shown || !tt.wantShown && !hidden {
-				t.Errorf("stdout %q stderr %q; want command output shown=%v", r.stdout, r.stderr, tt.wantShown)
-			}
-			if tt.wantShown && !strings.Contains(r.stderr, "DEBUG:") {
-				t.Errorf("stderr %q has no debug log", r.stderr)
-			}
-		})
-	}
-}
-
-func TestPrintEvaluatesInShell(t *testing.T) {
-	f := newFixture(t)
-	r := runBinary(t, nil, f.flags("-print", "-token-env-name=LOCATE_TOKEN")...)
-	if r.status != 0 {
-		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
-	}
-	script := filepath.Join(f.dir, "exports.sh")
-	if err := os.WriteFile(script, []byte(r.stdout), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sh := osexec.Command("sh", "-c", `eval "$(cat "$1")"; printf '%s\n%s' "$MONITORING_URL" "$LOCATE_TOKEN"`, "sh", script)
-	got, err := sh.Output()
-	if err != nil {
-		t.Fatalf("sh: %v on %q", err, token.Redact(r.stdout))
-	}
-	serviceURL, tok, _ := strings.Cut(string(got), "\n")
-	u, err := url.Parse(serviceURL)
-	if err != nil || u.Path != "/ndt/v7/download" {
-		t.Fatalf("MONITORING_URL = %q after eval", token.Redact(serviceURL))
-	}
-	if tok == "" || u.Query().Get("access_token") != tok {
-		t.Errorf("LOCATE_TOKEN %q is not the URL's access_token", token.Redact(tok))
-	}
-}
-
 func TestShellQuoteRoundTrips(t *testing.T) {
+	t.Parallel()
 	values := []string{"", "plain", "it's", "'", "''", `a\b`, "$HOME `id` $(id)", "two\nlines", "tab\tand space", `"double"`, "wss://h/p?a=1&b='2'"}
 	for _, v := range values {
 		got, err := osexec.Command("sh", "-c", "eval \"V=$1\"; printf %s \"$V\"", "sh", shellQuote(v)).Output()
@@ -334,6 +204,7 @@ func TestShellQuoteRoundTrips(t *testing.T) {
 }
 
 func TestServiceURLFalseExportsLocateRequest(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	out, command := f.saveVar("MONITORING_URL")
 	r := runBinary(t, nil, append(f.flags("-service-url=false", "-env-name=MONITORING_URL"), command...)...)
@@ -360,16 +231,5 @@ func TestServiceURLFalseExportsLocateRequest(t *testing.T) {
 	}
 	if _, err := a.ServiceURL("wss:///ndt/v7/download"); err != nil {
 		t.Error(err)
-	}
-}
-
-func TestHelpAndVersion(t *testing.T) {
-	r := runBinary(t, nil, "-h")
-	if r.status != 0 || !strings.Contains(r.stdout, "Exit status") || !strings.Contains(r.stdout, "LOCATE_URL") {
-		t.Errorf("-h: status %d, stdout %q", r.status, r.stdout)
-	}
-	r = runBinary(t, nil, "-version")
-	if r.status != 0 || !strings.HasPrefix(r.stdout, "monitoring-token ") {
-		t.Errorf("-version: status %d, stdout %q", r.status, r.stdout)
 	}
 }

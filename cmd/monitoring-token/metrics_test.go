@@ -183,7 +183,7 @@ func TestMetricsSignalAndWriteFailure(t *testing.T) {
 	// A command killed by a SIGTERM sent from elsewhere: the run exits
 	// 143, and the file says so.
 	cmd := osexec.Command(binary, append(f.flags("-metrics-file="+path), "--", "sh", "-c", "kill -TERM $$")...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = baseEnv()
 	cmd.Run()
 	if m := probeMetrics(t, path); m["monitoring_probe_exit_code"] != 143 || cmd.ProcessState.ExitCode() != 143 {
 		t.Errorf("exit code %v, process %v; want 143 in both", m["monitoring_probe_exit_code"], cmd.ProcessState)
@@ -213,7 +213,7 @@ func TestMetricsKilledRun(t *testing.T) {
 	before, _ := os.ReadFile(path)
 	for i := range 20 {
 		cmd := osexec.Command(binary, append(f.flags("-metrics-file="+path), "--", "true")...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		cmd.Env = baseEnv()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

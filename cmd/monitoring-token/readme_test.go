@@ -149,7 +149,8 @@ func newDocRun(t *testing.T) *docRun {
 	for name := range clientStubs {
 		links[name] = self
 	}
-	for _, name := range []string{"monitoring-token", "monitoring-keygen", "locate-emulator"} {
+	links["monitoring-token"] = binary
+	for _, name := range []string{"monitoring-keygen", "locate-emulator"} {
 		links[name] = filepath.Join(binDir, name)
 	}
 	for name, target := range links {
@@ -174,6 +175,7 @@ func newDocRun(t *testing.T) *docRun {
 		"GOMODCACHE=" + goEnv(t, "GOMODCACHE"),
 		"GOFLAGS=-buildvcs=false",
 	}
+	r.env = append(r.env, testEnv()...)
 	r.replacer = strings.NewReplacer(
 		"/etc/monitoring/monitoring.jwk", f.keyPath,
 		"https://locate.measurementlab.net/v2/platform/monitoring/", f.emu.URL,

@@ -77,7 +77,7 @@ func TestBrokenStderr(t *testing.T) {
 			r.Close() // nobody reads
 			defer w.Close()
 			cmd := osexec.Command(binary, tt.args...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			cmd.Env = baseEnv()
 			cmd.Stderr = w
 			cmd.Run()
 			status, sig := statusOf(cmd.ProcessState)
@@ -97,7 +97,7 @@ func TestBrokenStderr(t *testing.T) {
 		r.Close()
 		defer w.Close()
 		cmd := osexec.Command(binary, f.flags("-print")...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		cmd.Env = baseEnv()
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = w, &stderr
 		cmd.Run()

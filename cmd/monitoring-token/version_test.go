@@ -7,6 +7,7 @@ import (
 
 // TestVersionOf: one version, each part once, no "(devel)".
 func TestVersionOf(t *testing.T) {
+	t.Parallel()
 	const rev = "0123456789abcdef0123456789abcdef01234567"
 	build := func(version string, settings ...string) *debug.BuildInfo {
 		bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/monitoring-token/monitoring-token", Version: version}}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -20,155 +19,11 @@ import (
 
 	"github.com/monitoring-token/monitoring-token/internal/poll"
 	"github.com/monitoring-token/monitoring-token/locate"
-	"github.com/monitoring-token/monitoring-token/locate/locatetest"
 	"github.com/monitoring-token/monitoring-token/token"
 )
 
-func TestBadInput(t *testing.T) {
-	f := newFixture(t)
-	write := func(name, content string) string {
-		p := filepath.Join(f.dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	kp, err := token.GenerateKey("EdDSA", "k1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var private map[string]string
-	if err := json.Unmarshal(kp.Private, &private); err != nil {
-		t.Fatal(err)
-	}
-	secret := private["d"]
-	withAlg := func(alg string) string {
-		m := map[string]string{}
-		for k, v := range private {
-			m[k] = v
-		}
-		m["alg"] = alg
-		b, _ := json.Marshal(m)
-		return string(b)
-	}
-	sh := []string{"--", "true"}
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{name: "key missing", args: []string{"-monitoring-signer-key=" + filepath.Join(f.dir, "nope.jwk")}, want: "nope.jwk: no such file"},
-		{name: "key unreadable", args: []string{"-monitoring-signer-key=" + f.dir}, want: "is a directory"},
-		{name: "key not JSON", args: []string{"-monitoring-signer-key=" + write("garbage.jwk", "d="+secret)}, want: "garbage.jwk is not a JSON Web Key"},
-		{name: "key public only", args: []string{"-monitoring-signer-key=" + write("public.jwk", string(kp.Public))}, want: "public.jwk holds a public key"},
-		{name: "key symmetric", args: []string{"-monitoring-signer-key=" + write("oct.jwk", `{"kty":"oct","k":"`+secret+`"}`)}, want: "symmetric"},
-		{name: "key HS256", args: []string{"-monitoring-signer-key=" + write("hs.jwk", withAlg("HS256"))}, want: "symmetric"},
-		{name: "key unknown alg", args: []string{"-monitoring-signer-key=" + write("es512.jwk", withAlg("ES512"))}, want: `algorithm locate cannot verify; use EdDSA, ES256 or RS256 (alg "ES512")`},
-		{name: "key alg mismatch", args: []string{"-monitoring-signer-key=" + write("mismatch.jwk", withAlg("RS256"))}, want: "does not fit its key"},
-		{name: "machine not M-Lab", args: []string{"-machine=example.com"}, want: `-machine "example.com" is not an M-Lab machine name; expected a name like mlab1-lga01.mlab-oti.measurement-lab.org`},
-		{name: "machine missing", args: []string{"-machine="}, want: "-machine (or MONITORING_TOKEN_MACHINE) is required"},
-		{name: "key flag missing", args: []string{"-monitoring-signer-key="}, want: "-monitoring-signer-key (or MONITORING_SIGNER_KEY) is required"},
-		{name: "service not a/b", args: []string{"-service=ndt"}, want: "not of the form experiment/datatype"},
-		{name: "service with query", args: []string{"-service=ndt/ndt7?x=1"}, want: "not of the form experiment/datatype"},
-		{name: "locate URL relative", args: []string{"-locate-url=/v2/platform/monitoring/"}, want: "not an absolute http(s) URL"},
-		{name: "locate URL ftp", args: []string{"-locate-url=ftp://locate.example/"}, want: "not an absolute http(s) URL"},
-		{name: "locate URL plain http", args: []string{"-locate-url=http://locate.example/v2/platform/monitoring/"}, want: "plain http to a host that is not loopback"},
-		{name: "lifetime too short", args: []string{"-token-lifetime=0s"}, want: "-token-lifetime 0s is out of range"},
-		{name: "lifetime too long", args: []string{"-token-lifetime=2h"}, want: "-token-lifetime 2h0m0s is out of range"},
-		{name: "env name invalid", args: []string{"-env-name=1URL"}, want: `-env-name "1URL" is not a valid environment variable name`},
-		{name: "token env name invalid", args: []string{"-token-env-name=A-B"}, want: `-token-env-name "A-B" is not a valid environment variable name`},
-		{name: "unknown flag", args: []string{"-nope"}, want: "flag provided but not defined: -nope"},
-		{name: "bad duration", args: []string{"-timeout=soon"}, want: `invalid value "soon" for flag -timeout`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := runBinary(t, nil, append(f.flags(tt.args...), sh...)...)
-			if r.status != statusFailed {
-				t.Errorf("status %d, want %d", r.status, statusFailed)
-			}
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr %q\nwant it to contain %q", r.stderr, tt.want)
-			}
-			if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "monitoring-token: ") {
-				t.Errorf("stderr %q is not one line from monitoring-token", r.stderr)
-			}
-			if strings.Contains(r.stderr, secret) {
-				t.Errorf("stderr echoes private key material: %q", r.stderr)
-			}
-		})
-	}
-	if n := f.emu.Requests(); n != 0 {
-		t.Errorf("bad input contacted locate %d times", n)
-	}
-}
-
-func TestUsageErrors(t *testing.T) {
-	f := newFixture(t)
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{name: "no command", args: f.flags(), want: "no command given"},
-		{name: "print and a command", args: f.flags("-print", "--", "true"), want: "give one or the other"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := runBinary(t, nil, tt.args...)
-			if r.status != statusFailed || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("status %d stderr %q; want %d and %q", r.status, r.stderr, statusFailed, tt.want)
-			}
-		})
-	}
-}
-
-func TestKeyWithoutKidWarns(t *testing.T) {
-	kp, err := token.GenerateKey("ES256", "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	json.Unmarshal(kp.Private, &m)
-	delete(m, "kid")
-	noKid, _ := json.Marshal(m)
-	delete(m, "d")
-	public, _ := json.Marshal(m)
-	dir := t.TempDir()
-	keyPath := filepath.Join(dir, "nokid.jwk")
-	if err := os.WriteFile(keyPath, noKid, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	emu, err := locatetest.Start("", public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	r := runBinary(t, nil, "-locate-url="+emu.URL, "-monitoring-signer-key="+keyPath, "-machine="+machine, "--", "true")
-	if r.status != 0 || !strings.Contains(r.stderr, `has no "kid"`) {
-		t.Errorf("status %d stderr %q; want 0 and a warning about the kid", r.status, r.stderr)
-	}
-}
-
-func TestUnauthorizedNamesCauses(t *testing.T) {
-	f := newFixture(t)
-	other, err := token.GenerateKey("EdDSA", "not-registered", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPath := filepath.Join(f.dir, "other.jwk")
-	os.WriteFile(keyPath, other.Private, 0o600)
-	r := runBinary(t, nil, "-locate-url="+f.emu.URL, "-monitoring-signer-key="+keyPath, "-machine="+machine, "--", "true")
-	for _, want := range []string{"HTTP 401", `kid "not-registered"`, "clock agrees"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr %q lacks %q", r.stderr, want)
-		}
-	}
-	if r.status != statusFailed || f.emu.Requests() != 1 {
-		t.Errorf("status %d after %d requests; want %d after exactly 1 (401 is not retried)", r.status, f.emu.Requests(), statusFailed)
-	}
-}
-
 func TestLocateErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		args     []string
@@ -205,6 +60,7 @@ func TestLocateErrors(t *testing.T) {
 }
 
 func TestTransientFailuresAreRetried(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		args   []string
@@ -239,6 +95,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	answer := fmt.Sprintf(`{"access_token":"x","results":[{"machine":%q,"urls":{"wss:///ndt/v7/download":"wss://ndt-%s/ndt/v7/download?access_token=x"}}]}`, machine, machine)
 	tlsLocate := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
@@ -284,6 +141,7 @@ func TestTLS(t *testing.T) {
 var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+`)
 
 func TestDebugLogHoldsNoCompleteToken(t *testing.T) {
+	t.Parallel()
 	for _, serviceURL := range []string{"true", "false"} {
 		t.Run("service-url="+serviceURL, func(t *testing.T) {
 			f := newFixture(t)
@@ -375,7 +233,7 @@ func TestSignalWhileAskingLocate(t *testing.T) {
 			f.emu.Inject(dropConnection, hang)
 			ran, command := f.saveVar("MONITORING_URL")
 			cmd := osexec.Command(binary, append(f.flags("-timeout=60s"), command...)...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			cmd.Env = baseEnv()
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -407,5 +265,17 @@ func TestSignalWhileAskingLocate(t *testing.T) {
 				t.Errorf("the command ran (stat: %v)", err)
 			}
 		})
+	}
+}
+
+// TestExplainBlamesLocateOnlyForLocate: a deadline that passes after
+// locate answered, before the command starts, is not locate's fault. (A
+// deadline while locate is asked is named by locate's own error: see
+// TestLocateDownFailsFast.)
+func TestExplainBlamesLocateOnlyForLocate(t *testing.T) {
+	t.Parallel()
+	late := errors.New("-timeout 1s expired before the command started; nothing was run")
+	if msg := explain(late); strings.Contains(msg, "locate") {
+		t.Errorf("explain(%v) = %q blames locate", late, msg)
 	}
 }
