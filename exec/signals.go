@@ -37,9 +37,9 @@ type Signals struct {
 //
 // The subscription also catches SIGPIPE (CatchSIGPIPE), last, so that once
 // it is in place no write to a broken stdout or stderr can kill this
-// process, even one that does not go through NoSIGPIPE. Measured whole
-// runs of monitoring-token were no slower for it: the round trip happens
-// in the background, while the key is read and locate answers.
+// process, even one that does not go through NoSIGPIPE. Its round trip to
+// the runtime's signal thread happens in the background, while the caller
+// does other work (bench/README.md has the cost).
 func Subscribe() *Signals {
 	forwarded := forwardedSignals()
 	s := &Signals{c: make(chan os.Signal, len(forwarded)), ready: make(chan struct{})}
