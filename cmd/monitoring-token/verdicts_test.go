@@ -148,6 +148,7 @@ func TestSlowLocateIsNotTheServers(t *testing.T) {
 		}, statusFailed, "the exporter's SCRIPT_DEADLINE"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each row has its own emulator and files
 			f := newFixtureWith(t, locatetest.Config{Delay: tt.delay})
 			var env []string
 			if tt.env != nil {
@@ -212,6 +213,7 @@ func TestCacheSharesATimeoutOnlyWithinItsLimit(t *testing.T) {
 		{"the same -timeout shares the 124", "-timeout=3s", 124, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each row has its own emulator and cache
 			c := newCacheRun(t)
 			// The same probe for both runs; HANG makes the first one hang.
 			args := func(timeout string) []string {
