@@ -640,7 +640,9 @@ func (l *lock) record(r Report) error {
 	path := filepath.Join(c.Dir, name)
 	// Only the holder of the lock writes, so the temporary file can have a
 	// fixed name: one left by a killed run is overwritten, never read. Its
-	// mode is set again in case an earlier one was not ours alone.
+	// mode is set again in case an earlier one was not ours alone. (With
+	// renameio's random names, as metrics.Write has, every killed run
+	// would leave a file that no later run removes.)
 	tmp := name + ".tmp"
 	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

@@ -30,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/google/renameio/v2"
 )
 
 // Probe is what one run of monitoring-token did, as the metrics show it.
@@ -175,19 +177,14 @@ func escape(s string) string {
 	return labelEscaper.Replace(strings.ToValidUTF8(s, "\uFFFD"))
 }
 
-// Write writes p's metrics to path atomically: it writes a temporary file
-// in the same directory, named ".NAME.tmp-RANDOM" so that node_exporter,
-// which reads only "*.prom", never reads it, makes it readable by all
-// (0644) and renames it over path. A run killed at any moment leaves
-// either the old file or the new one at path, and at worst a stray
-// temporary file that node_exporter ignores.
-//
-// The file is not synced to disk: the rename alone makes a kill safe, and
-// an fsync can cost more than the budget of the whole write (figures in
-// bench/README.md). After a crash of the machine itself, a file
-// system other than ext4 (which writes out a file's data before a rename
-// over another file) may hold an empty file until the next run rewrites
-// it.
+// Write writes p's metrics to path atomically, with
+// github.com/google/renameio/v2: it writes a temporary file in the same
+// directory, named "." + NAME + a random number so that node_exporter,
+// which reads only "*.prom", never reads it, readable by all (0644),
+// syncs it to disk and renames it over path. A run killed at any moment
+// leaves either the old file or the new one at path, and at worst a stray
+// temporary file that node_exporter ignores; after a crash of the machine
+// itself the file is whole too.
 func Write(path string, p Probe) error {
 	return write(path, p, nil)
 }
@@ -195,25 +192,22 @@ func Write(path string, p Probe) error {
 // Stages of write, at which tests stop it.
 const (
 	stageCreated = "created" // the temporary file exists, empty
-	stageWritten = "written" // it holds the text, not yet closed
-	stageRename  = "rename"  // it is complete, about to be renamed
+	stageWritten = "written" // it holds the text; next it is synced, closed and renamed
 )
 
 // write is Write with a hook called at each stage, for the tests that
 // kill a writer half-way.
-func write(path string, p Probe, hook func(stage string)) (err error) {
+func write(path string, p Probe, hook func(stage string)) error {
 	text := p.text()
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	// WithTempDir keeps renameio from trying $TMPDIR first, with two more
+	// files; WithStaticPermissions, because node_exporter may run as
+	// another user.
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return failed(path, "create a temporary file in "+dir, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
+	defer f.Cleanup() // a no-op once replaced
 	if hook != nil {
 		hook(stageCreated)
 	}
@@ -223,19 +217,12 @@ func write(path string, p Probe, hook func(stage string)) (err error) {
 	if hook != nil {
 		hook(stageWritten)
 	}
-	// CreateTemp makes the file 0600; node_exporter may run as another
-	// user.
-	if err := f.Chmod(0o644); err != nil {
-		return failed(path, "chmod "+f.Name(), err)
-	}
-	if err := f.Close(); err != nil {
-		return failed(path, "close "+f.Name(), err)
-	}
-	if hook != nil {
-		hook(stageRename)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return failed(path, "rename "+f.Name()+" over it", err)
+	if err := f.CloseAtomicallyReplace(); err != nil {
+		step := "sync and close " + f.Name()
+		if errors.As(err, new(*os.LinkError)) {
+			step = "rename " + f.Name() + " over it"
+		}
+		return failed(path, step, err)
 	}
 	return nil
 }

@@ -488,7 +488,7 @@ func TestWriteFails(t *testing.T) {
 			// Nothing left behind: only what the test made.
 			var left []string
 			filepath.WalkDir(dir, func(p string, _ os.DirEntry, _ error) error {
-				if strings.Contains(filepath.Base(p), ".tmp-") {
+				if strings.HasPrefix(filepath.Base(p), tempPrefix) {
 					left = append(left, p)
 				}
 				return nil
@@ -536,7 +536,7 @@ func TestConcurrentWrites(t *testing.T) {
 }
 
 // BenchmarkWrite is the cost -metrics-file adds to a run once the
-// process is warm: render, temporary file, rename. The directory is
+// process is warm: render, temporary file, fsync, rename. The directory is
 // t.TempDir's, so the file system decides most of it (see the README).
 func BenchmarkWrite(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "probe.prom")
