@@ -257,37 +257,47 @@ func TestSharedStatusKeepsWhoProducedIt(t *testing.T) {
 	for _, by := range []string{"cannot-run", "command"} {
 		t.Run(by, func(t *testing.T) {
 			c := &cache.Cache{Dir: t.TempDir(), TTL: runTTL}
-			probing, release := make(chan struct{}), make(chan struct{})
-			first := make(chan cache.Outcome)
-			go func() {
-				o, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
-					close(probing)
-					<-release
-					return cache.Report{Status: 125, By: by}
-				})
-				if err != nil {
-					t.Error(err)
-				}
-				first <- o
-			}()
-			<-probing
-			second := make(chan cache.Outcome)
-			go func() {
-				var calls int
-				o, err := c.Do(context.Background(), runKey, probeWith(&calls, cache.Report{Status: 99}))
-				if err != nil || calls != 0 {
-					t.Errorf("the second run: %v, %d probes", err, calls)
-				}
-				second <- o
-			}()
-			poll.Until(t, "the second run to wait for the lock", func() bool { return lockWaiters(t, filepath.Join(c.Dir, runKey+".lock")) == 1 })
-			close(release)
-			<-first
-			if o := <-second; o.Served != cache.Shared || o.Status != 125 || o.By != by {
-				t.Errorf("the waiting run got %+v; want the shared status 125 by %q", o, by)
+			o, calls := shareProbe(t, c, c, cache.Report{Status: 125, By: by})
+			if o.Served != cache.Shared || o.Status != 125 || o.By != by || calls != 0 {
+				t.Errorf("the waiting run got %+v after %d probes; want the shared status 125 by %q", o, calls, by)
 			}
 		})
 	}
+}
+
+// shareProbe runs a probe through c.Do that ends as first reports, and
+// meanwhile waiter.Do (waiter shares c's directory), which waits for it.
+// It returns what waiter.Do served and how many probes it made itself.
+func shareProbe(t *testing.T, c, waiter *cache.Cache, first cache.Report) (cache.Outcome, int) {
+	t.Helper()
+	probing, release := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
+			close(probing)
+			<-release
+			return first
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}()
+	<-probing
+	var calls int
+	second := make(chan cache.Outcome)
+	go func() {
+		o, err := waiter.Do(context.Background(), runKey, probeWith(&calls, cache.Report{Status: 0}))
+		if err != nil {
+			t.Error(err)
+		}
+		second <- o
+	}()
+	poll.Until(t, "the second run to wait for the lock", func() bool { return lockWaiters(t, filepath.Join(c.Dir, runKey+".lock")) == 1 })
+	close(release)
+	<-done
+	o := <-second
+	return o, calls
 }
 
 // TestFresh: Fresh serves only a success that is still fresh, as Do's
@@ -349,35 +359,10 @@ func TestSharedTimeoutNeedsTheSameLimit(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &cache.Cache{Dir: t.TempDir(), TTL: runTTL}
-			probing, release := make(chan struct{}), make(chan struct{})
-			first := make(chan cache.Outcome)
-			go func() {
-				o, err := c.Do(context.Background(), runKey, func(context.Context) cache.Report {
-					close(probing)
-					<-release
-					return cache.Report{Status: 124, By: "timed-out", TimedOutAfter: tt.timedOut}
-				})
-				if err != nil {
-					t.Error(err)
-				}
-				first <- o
-			}()
-			<-probing
 			waiter := *c
 			waiter.Limit = tt.waiterLimit
-			second := make(chan cache.Outcome)
-			var calls int
-			go func() {
-				o, err := waiter.Do(context.Background(), runKey, probeWith(&calls, cache.Report{Status: 0}))
-				if err != nil {
-					t.Error(err)
-				}
-				second <- o
-			}()
-			poll.Until(t, "the second run to wait for the lock", func() bool { return lockWaiters(t, filepath.Join(c.Dir, runKey+".lock")) == 1 })
-			close(release)
-			<-first
-			if o := <-second; o.Served != tt.wantServed || o.Status != tt.wantStatus || calls != tt.wantProbes {
+			o, calls := shareProbe(t, c, &waiter, cache.Report{Status: 124, By: "timed-out", TimedOutAfter: tt.timedOut})
+			if o.Served != tt.wantServed || o.Status != tt.wantStatus || calls != tt.wantProbes {
 				t.Errorf("the waiting run got %+v after %d probes; want served %v, status %d, %d probes", o, calls, tt.wantServed, tt.wantStatus, tt.wantProbes)
 			}
 		})
