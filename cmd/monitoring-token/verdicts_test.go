@@ -142,7 +142,7 @@ func TestSlowLocateIsNotTheServers(t *testing.T) {
 		want   string
 	}{
 		{"slow locate", delay, []string{"-timeout=6s"}, nil, statusFailed, "before the command started (locate took 1.2"},
-		{"quick locate", 0, []string{"-timeout=3s"}, nil, 124, "timed out"},
+		{"quick locate", 0, []string{"-timeout=5s"}, nil, 124, "timed out"},
 		{"slow locate under the exporter's deadline", delay, []string{"-timeout=60s", "-kill-after=1s"}, func() []string {
 			return []string{fmt.Sprintf("SCRIPT_DEADLINE=%.3f", float64(time.Now().Add(6*time.Second).UnixMilli())/1000)}
 		}, statusFailed, "the exporter's SCRIPT_DEADLINE"},
@@ -183,7 +183,7 @@ func TestCacheSharesOnlyTheMachinesStatus(t *testing.T) {
 		return fmt.Sprintf("SCRIPT_DEADLINE=%.3f", float64(time.Now().Add(d).UnixMilli())/1000)
 	}
 	short := make(chan result, 1)
-	go func() { short <- runBinary(t, []string{"HANG=1", deadline(4 * time.Second)}, args...) }()
+	go func() { short <- runBinary(t, []string{"HANG=1", deadline(6 * time.Second)}, args...) }()
 	poll.Until(t, "the short run's probe", func() bool { return c.runs(t) == 1 })
 	long := make(chan result, 1)
 	go func() { long <- runBinary(t, []string{deadline(50 * time.Second)}, args...) }()
@@ -210,7 +210,7 @@ func TestCacheSharesATimeoutOnlyWithinItsLimit(t *testing.T) {
 		wantProbes int
 	}{
 		{"a longer -timeout probes for itself", "-timeout=60s", 0, 2},
-		{"the same -timeout shares the 124", "-timeout=3s", 124, 1},
+		{"the same -timeout shares the 124", "-timeout=5s", 124, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel() // each row has its own emulator and cache
@@ -220,7 +220,7 @@ func TestCacheSharesATimeoutOnlyWithinItsLimit(t *testing.T) {
 				return c.flags("-cache-dir="+c.cacheDir, timeout, "-kill-after=1s", "--", "sh", "-c", fmt.Sprintf(`echo ran >> %s; [ -z "$HANG" ] || sleep 30`, c.count))
 			}
 			first := make(chan result, 1)
-			go func() { first <- runBinary(t, []string{"HANG=1"}, args("-timeout=3s")...) }()
+			go func() { first <- runBinary(t, []string{"HANG=1"}, args("-timeout=5s")...) }()
 			poll.Until(t, "the first run's probe", func() bool { return c.runs(t) == 1 })
 			second := make(chan result, 1)
 			go func() { second <- runBinary(t, nil, args(tt.waiter)...) }()
