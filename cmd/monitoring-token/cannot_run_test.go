@@ -43,7 +43,7 @@ func TestPassIfCannotRun(t *testing.T) {
 		{name: "the client's own 126", script: "exit 126", status: 126, probe: 126},
 		{name: "the client's own 127", script: "exit 127", status: 127, probe: 127},
 		{name: "the client killed by a signal", script: "kill -9 $$", status: 137, probe: 137},
-		{name: "the client hangs", flags: []string{"-timeout=1s", "-kill-after=1s"}, script: "sleep 30", status: 124, probe: 124, timedOut: true},
+		{name: "the client hangs", flags: []string{"-timeout=3s", "-kill-after=1s"}, script: "sleep 30", status: 124, probe: 124, timedOut: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

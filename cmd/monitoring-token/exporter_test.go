@@ -226,7 +226,7 @@ func boolFloat(ok bool) float64 {
 // would end it (the wait below is bounded by that deadline).
 func TestScriptDeadline(t *testing.T) {
 	f := newFixture(t)
-	exporter := scriptExporter{command: []string{binary}, env: baseEnv(), timeout: 3 * time.Second}
+	exporter := scriptExporter{command: []string{binary}, env: baseEnv(), timeout: 6 * time.Second}
 	exporter.command = append(exporter.command, f.flags("-timeout=60s", "--", "sleep", "30")...)
 	code, _, stderr := exporter.scrape(t, "script=ndt7")
 	if code != 124 {

@@ -63,7 +63,7 @@ func TestFailureLine(t *testing.T) {
 			want: []string{`sh killed by signal 11 (segmentation fault); exit status 139; it wrote no output`},
 		},
 		{
-			name: "timed out", script: `echo started; exec sleep 30`, flags: []string{"-timeout=2s"}, status: 124,
+			name: "timed out", script: `echo started; exec sleep 30`, flags: []string{"-timeout=3s"}, status: 124,
 			want: []string{"sh timed out and was stopped after", "; exit status 124; its output ended with: \"started\""},
 		},
 		{

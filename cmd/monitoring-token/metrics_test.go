@@ -64,7 +64,7 @@ func TestMetricsForEachOutcome(t *testing.T) {
 	}{
 		{name: "success", command: []string{"true"}, status: 0, attempts: 1, http: 200},
 		{name: "command failed", command: []string{"sh", "-c", "exit 3"}, status: 3, attempts: 1, http: 200},
-		{name: "timed out", flags: []string{"-timeout=1s", "-kill-after=1s"}, command: []string{"sleep", "30"}, status: 124, attempts: 1, http: 200, timedOut: true},
+		{name: "timed out", flags: []string{"-timeout=3s", "-kill-after=1s"}, command: []string{"sleep", "30"}, status: 124, attempts: 1, http: 200, timedOut: true},
 		{name: "locate refused after a retry", inject: []http.HandlerFunc{status(http.StatusServiceUnavailable, "", ""), status(http.StatusForbidden, "text/plain", "no")}, command: []string{"true"}, status: 125, attempts: 2, http: 403, command0: true, cannotRun: true},
 		{name: "not executable", command: []string{"/dev/null"}, status: 126, attempts: 1, http: 200, cannotRun: true},
 		{name: "not found", command: []string{"no-such-command-here"}, status: 127, attempts: 1, http: 200, cannotRun: true},

@@ -65,7 +65,7 @@ func TestBrokenStderr(t *testing.T) {
 		{name: "debug log", args: f.flags("-logx.debug", "--", "touch", ran), status: 0, ran: true},
 		{name: "failure line", args: f.flags("--", "no-such-command-here"), status: 127},
 		{name: "usage error", args: []string{"-nope"}, status: statusFailed},
-		{name: "timeout line", args: f.flags("-timeout=1s", "--", "sleep", "10"), status: 124},
+		{name: "timeout line", args: f.flags("-timeout=3s", "--", "sleep", "10"), status: 124},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
